@@ -1,0 +1,127 @@
+"""Builds activity slices (energy per month x contract x site/region x service x phase x project) from the
+estimated cloud rows and the allocated site energy, with the classification decision on each slice.
+Aggregation keeps the worst energy basis and ORs the default flags; source rows are kept as ranges.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from pipeline.canonical import or_flags, worst_basis
+from pipeline.classify.scope import Decision
+from pipeline.config import Config
+from pipeline.energy.site import _ranges, match_phase
+from pipeline.evidence import EvidenceLibrary
+from pipeline.period import month_of
+
+GROUP = ["month", "contract_id", "provider", "site_or_region", "grid_zone", "service", "instance_type", "phase",
+         "project"]
+
+
+def assign_contracts(usage: pd.DataFrame, cfg: Config, contract_ids: list[str], source_label: str) -> pd.Series:
+    """Contract of each billing row: the source's cloud contract whose provider (and billing accounts, when
+    listed) match. Rows matching none stop the run - an unknown contract makes the boundary unreliable."""
+    result = pd.Series(pd.NA, index=usage.index, dtype="string")
+    for cid in contract_ids:
+        c = cfg.contract(cid)
+        mask = result.isna() & (usage["provider"] == c.provider.lower())
+        if c.billing_accounts:
+            accts = set(c.billing_accounts)
+            mask &= usage["billing_account_id"].isin(accts) | usage["account_id"].isin(accts)
+        result[mask.fillna(False)] = cid
+    unmatched = usage[result.isna()]
+    if len(unmatched):
+        from pipeline.errors import ValidationFailed
+
+        combos = unmatched.groupby([unmatched["provider"].fillna("?"), unmatched["billing_account_id"].fillna("?")],
+                                   sort=True).size()
+        problems = [f"provider '{p}', billing account '{a}': {n} row(s), e.g. row {int(unmatched.loc[(unmatched['provider'].fillna('?') == p) & (unmatched['billing_account_id'].fillna('?') == a), 'source_row'].iloc[0])}"
+                    for (p, a), n in combos.items()]
+        raise ValidationFailed(
+            "billing rows belong to no configured contract", file=source_label, problems=problems,
+            fix="add a cloud contract for each provider / billing account above (and list it in the source's "
+                "'contracts'), so every row has a known boundary")
+    return result
+
+
+def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions: dict[str, Decision]
+                 ) -> tuple[pd.DataFrame, list[dict]]:
+    """Estimated usage rows -> activity slices; plus the unestimated rows grouped by reason (with cost)."""
+    zones = {(r.provider, r.region): r.grid_zone for r in lib.regions.itertuples(index=False)}
+    ok = est[est["energy_kwh"].notna()].copy()
+    unest = est[est["energy_kwh"].isna()]
+    unestimated = []
+    if len(unest):
+        g = unest.groupby([unest["provider"].fillna(""), unest["service"].fillna(""),
+                           unest["not_estimated_reason"].fillna("")], sort=True)
+        for (prov, svc, reason), grp in g:
+            unestimated.append({"provider": prov, "service": svc, "reason": reason, "rows": int(len(grp)),
+                                "cost": float(grp["cost"].sum()), "currency": ";".join(sorted(grp["currency"].dropna().unique()))})
+    if ok.empty:
+        return pd.DataFrame(), unestimated
+    ok["month"] = month_of(ok["usage_start_utc"], cfg.entity.timezone)
+    ok["site_or_region"] = ok["region"].fillna("unknown")
+    ok["grid_zone"] = [zones.get((p, r)) for p, r in zip(ok["provider"], ok["region"])]
+    no_zone = ok[ok["grid_zone"].isna()]
+    if len(no_zone):
+        from pipeline.errors import ValidationFailed
+
+        pairs = sorted(set(zip(no_zone["provider"], no_zone["region"].fillna(""))))
+        raise ValidationFailed(
+            "cloud region(s) with no grid zone mapping: " + ", ".join(f"{p}/{r}" for p, r in pairs),
+            fix="add the region to evidence/factors/cloud_regions.csv (with its source) or report it upstream")
+    phases, rules = [], []
+    tag_key = cfg.project_rule.tag
+    projects = []
+    for tj, acct in zip(ok["tags_json"], ok["account_id"]):
+        tags = json.loads(tj) if isinstance(tj, str) else {}
+        ph, rid = match_phase(cfg.phase_rules, account=acct if isinstance(acct, str) else None, tags=tags)
+        phases.append(ph); rules.append(rid)
+        projects.append(tags.get(tag_key, "") if tag_key else "")
+    ok["phase"], ok["phase_rule"], ok["project"] = phases, rules, projects
+    ok["instance_type"] = ok["instance_type"].fillna("")
+    ok["service"] = ok["service"].fillna("")
+    recs = []
+    for key, grp in ok.groupby(GROUP, sort=True, dropna=False):
+        rec = dict(zip(GROUP, key))
+        rec.update({
+            "energy_kwh": float(grp["energy_kwh"].sum()), "energy_basis": "estimated",
+            "defaults_used": or_flags(grp["defaults_used"]), "cost": float(grp["cost"].sum()),
+            "cost_currency": ";".join(sorted(grp["currency"].dropna().unique())),
+            "source_file": ";".join(sorted(grp["source_file"].astype(str).unique())),
+            "source_rows": _ranges(grp["source_row"]),
+        })
+        recs.append(rec)
+    return _with_decision(pd.DataFrame(recs), cfg, decisions), unestimated
+
+
+def site_slices(slices: pd.DataFrame, cfg: Config, contract_id: str, decisions: dict[str, Decision]) -> pd.DataFrame:
+    if slices.empty:
+        return slices
+    c = cfg.contract(contract_id)
+    site = cfg.site(c.site)
+    out = slices.copy()
+    out["contract_id"] = contract_id
+    out["provider"] = c.provider
+    out["site_or_region"] = site.id
+    out["grid_zone"] = site.grid_zone
+    out["service"] = "GPU cluster (colocation)" if c.kind == "colocation" else "GPU cluster (own data centre)"
+    out["instance_type"] = ""
+    out["cost"] = 0.0
+    out["cost_currency"] = ""
+    return _with_decision(out, cfg, decisions)
+
+
+def _with_decision(df: pd.DataFrame, cfg: Config, decisions: dict[str, Decision]) -> pd.DataFrame:
+    df = df.copy()
+    df["contract_kind"] = df["contract_id"].map(lambda c: cfg.contract(c).kind)
+    df["scope"] = df["contract_id"].map(lambda c: decisions[c].scope)
+    df["category"] = df["contract_id"].map(lambda c: decisions[c].category)
+    df["rule_id"] = df["contract_id"].map(lambda c: decisions[c].rule_id)
+    df["own_operations"] = df["contract_id"].map(lambda c: decisions[c].own_operations).astype(bool)
+    return df
+
+
+__all__ = ["assign_contracts", "cloud_slices", "site_slices", "worst_basis"]

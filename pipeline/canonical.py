@@ -1,0 +1,129 @@
+"""Canonical frames: one schema each, defined once, produced by every adapter of that family.
+
+Units are in the column names. Every row keeps ``source_file`` and ``source_row`` (1-based line number
+of the data row in the file, header = line 1) so any figure can be traced back to the rows it came from.
+Timestamps are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# Cloud billing usage rows (FOCUS, CUR, ...)
+USAGE = {
+    "source_file": "string",
+    "source_row": "int64",
+    "line_item_id": "string",
+    "provider": "string",            # normalised: aws, azure, gcp, oracle, ...
+    "billing_account_id": "string",
+    "account_id": "string",          # sub-account / project / subscription
+    "region": "string",
+    "service": "string",
+    "service_category": "string",
+    "charge_category": "string",     # Usage, Purchase, Tax, Credit, Adjustment
+    "sku": "string",
+    "instance_type": "string",       # e.g. p5.48xlarge, when the row is an instance-hour row
+    "usage_start_utc": "datetime64[ns, UTC]",
+    "usage_end_utc": "datetime64[ns, UTC]",
+    "quantity": "float64",
+    "unit": "string",
+    "cost": "float64",
+    "currency": "string",
+    "tags_json": "string",           # normalised JSON object (keys sorted)
+    "contract_id": "string",
+}
+
+# Scheduler jobs (Slurm sacct), one row per job allocation (steps never summed)
+JOB = {
+    "source_file": "string",
+    "source_row": "int64",
+    "job_id": "string",
+    "job_name": "string",
+    "account": "string",
+    "partition": "string",
+    "site_id": "string",
+    "state": "string",
+    "start_utc": "datetime64[ns, UTC]",
+    "end_utc": "datetime64[ns, UTC]",
+    "duration_s": "float64",
+    "gpu_count": "float64",
+    "gpu_model": "string",
+    "gpu_hours": "float64",
+    "energy_kwh": "float64",         # measured node energy (ConsumedEnergyRaw) when Slurm has it, else NaN
+}
+
+# Meter intervals (interval energy after unit conversion)
+METER = {
+    "source_file": "string",
+    "source_row": "int64",
+    "meter_id": "string",
+    "site_id": "string",
+    "interval_start_utc": "datetime64[ns, UTC]",
+    "interval_end_utc": "datetime64[ns, UTC]",
+    "energy_kwh": "float64",
+}
+
+# Activity ledger: what gets emissions. One row per (month, contract, site/region, service, phase,
+# project, instrument) after aggregation; the ids of source rows are kept in ``source_rows``.
+ACTIVITY = {
+    "activity_id": "string",
+    "month": "string",               # YYYY-MM in UTC
+    "contract_id": "string",
+    "contract_kind": "string",
+    "provider": "string",
+    "site_or_region": "string",
+    "grid_zone": "string",
+    "service": "string",
+    "instance_type": "string",
+    "phase": "string",               # training, fine_tuning, inference, evaluation, unallocated
+    "project": "string",
+    "scope": "string",               # "2" or "3"
+    "category": "string",            # Scope 3 category number ("1", "8") or "" for Scope 2
+    "rule_id": "string",             # classification rule that fired
+    "own_operations": "bool",        # counts toward ESRS E1-5 energy
+    "energy_kwh": "float64",
+    "energy_basis": "string",        # metered, measured, estimated
+    "defaults_used": "string",       # ';'-joined default flags
+    "cost": "float64",               # billed cost in the billing currency (cost_currency)
+    "cost_currency": "string",
+    "instrument": "string",          # market-based instrument covering this slice (EAC id, supplier, residual, grid)
+    "factor_id_lb": "string",
+    "factor_lb_kg_per_kwh": "float64",
+    "factor_id_mb": "string",
+    "factor_mb_kg_per_kwh": "float64",
+    "emissions_lb_kg_co2e": "float64",
+    "emissions_mb_kg_co2e": "float64",
+    "source_file": "string",
+    "source_rows": "string",
+}
+
+BASIS_RANK = {"metered": 0, "measured": 1, "estimated": 2}
+
+
+def empty(schema: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in schema.items()})
+
+
+def conform(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
+    """Order and type a frame's columns to a canonical schema (extra columns are kept after them)."""
+    out = df.copy()
+    for col, dtype in schema.items():
+        if col not in out.columns:
+            out[col] = pd.Series(pd.NA if dtype == "string" else None, index=out.index, dtype=dtype)
+        elif str(out[col].dtype) != dtype:
+            out[col] = out[col].astype(dtype)
+    extra = [c for c in out.columns if c not in schema]
+    return out[list(schema) + extra]
+
+
+def worst_basis(values) -> str:
+    vals = [v for v in values if isinstance(v, str) and v in BASIS_RANK]
+    return max(vals, key=BASIS_RANK.__getitem__) if vals else "estimated"
+
+
+def or_flags(values) -> str:
+    flags: set[str] = set()
+    for v in values:
+        if isinstance(v, str) and v:
+            flags.update(f for f in v.split(";") if f)
+    return ";".join(sorted(flags))

@@ -1,0 +1,92 @@
+"""Command line: a thin layer over the library. Each command calls one library function and turns the
+library's errors into a clean message and a documented exit code:
+
+    0 ok   1 validation failed (inputs unreliable)   2 usage / config / input error   3 internal error
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, DisclosureError
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo" / "disclosure.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="carbon-disclosure",
+                                description="CSRD / GHG Protocol emissions disclosure for AI compute.")
+    p.add_argument("--version", action="version", version=f"carbon-disclosure {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run the disclosure for a config file and write the pack to --out")
+    r.add_argument("config", help="path of disclosure.yaml")
+    r.add_argument("--out", required=True, help="output directory (created; must be empty unless --force)")
+    r.add_argument("--force", action="store_true", help="replace an existing output directory")
+    d = sub.add_parser("demo", help="run the bundled demo quarter (examples/demo)")
+    d.add_argument("--out", required=True, help="output directory")
+    d.add_argument("--force", action="store_true", help="replace an existing output directory")
+    s = sub.add_parser("schema", help="print (or write) the config's JSON Schema")
+    s.add_argument("--write", metavar="PATH", help="write the schema to PATH instead of printing it")
+    return p
+
+
+def _run(config_path: Path, out: str, force: bool) -> int:
+    from pipeline.config import load_config
+    from pipeline.run import run
+
+    cfg = load_config(config_path)
+    result = run(cfg, Path(out), force=force)
+    s = result.summary
+    e = s["emissions_tco2e"]
+    print(f"{s['entity']} - {s['period']['label']} ({s['period']['start']} to {s['period']['end']}, end inclusive)")
+    print(f"  Scope 2 location-based  {e['scope2_location_based']:12.3f} tCO2e")
+    print(f"  Scope 2 market-based    {e['scope2_market_based']:12.3f} tCO2e")
+    print(f"  Scope 3 total           {e['scope3_total']:12.3f} tCO2e")
+    print(f"  Total (location-based)  {e['total_location_based']:12.3f} tCO2e")
+    print(f"  Total (market-based)    {e['total_market_based']:12.3f} tCO2e")
+    print(f"  Energy, own operations  {s['energy_mwh']['total_own_operations']:12.3f} MWh")
+    q = sum(i["rows_quarantined"] for i in s["inputs"])
+    if q:
+        print(f"  {q} input row(s) quarantined: see {result.out_dir / 'quarantine'}")
+    print(f"PDF:     {result.pdf}")
+    print(f"XLSX:    {result.xlsx}")
+    print(f"Summary: {result.out_dir / 'summary.json'}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "schema":
+            from pipeline.config import json_schema
+
+            text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+            if args.write:
+                Path(args.write).write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+            return EXIT_OK
+        if args.command == "demo":
+            return _run(DEMO_CONFIG, args.out, args.force)
+        return _run(Path(args.config), args.out, args.force)
+    except DisclosureError as exc:
+        kind = type(exc).__name__
+        print(f"error ({kind}): {exc.render()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; no output was moved into place", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception:  # a bug: say so, keep the details for the report
+        print("internal error: this is a bug in carbon-disclosure, not in your inputs. Please report it with "
+              "the details below.", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""The one validated configuration object (``disclosure.yaml``), built at the edge and passed down.
+
+Unknown keys and bad values are errors that name the file, the key path and the fix.
+The JSON Schema in ``schemas/disclosure.schema.json`` is generated from these models
+(``carbon-disclosure schema --write``) and a test keeps it in sync.
+
+Decisions written down here (and in docs/methodology.md):
+- The reporting period's end date is **inclusive**: ``2026-Q3`` is 2026-07-01 .. 2026-09-30, i.e. every
+  instant from 2026-07-01T00:00 to 2026-10-01T00:00 (exclusive) in the entity's time zone.
+- Relative paths in the config are relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.errors import ConfigError
+
+PHASES = ("training", "fine_tuning", "inference", "evaluation")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone '{value}' (use e.g. 'Europe/Berlin' or 'UTC')") from exc
+    return value
+
+
+class Entity(_Strict):
+    name: str = Field(min_length=1, description="Legal name of the reporting undertaking.")
+    consolidation_approach: Literal["operational_control", "financial_control"] = Field(
+        description="GHG Protocol consolidation approach; decides Scope 2 vs Scope 3 Cat 8 for colocation.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 reporting currency, e.g. EUR.")
+    timezone: str = Field("UTC", description="IANA zone in which the reporting period's days are counted.")
+
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+
+class Period(_Strict):
+    """Reporting period; ``end`` is inclusive (the last day reported)."""
+
+    start: dt.date
+    end: dt.date = Field(description="Last day of the period, inclusive.")
+
+    @model_validator(mode="after")
+    def _order(self) -> "Period":
+        if self.end < self.start:
+            raise ValueError(f"period end {self.end} is before start {self.start}")
+        return self
+
+    @property
+    def label(self) -> str:
+        q = (self.start.month - 1) // 3 + 1
+        if (self.start.month - 1) % 3 == 0 and self.start.day == 1 and self.end == _quarter_end(self.start.year, q):
+            return f"{self.start.year}-Q{q}"
+        return f"{self.start.isoformat()} to {self.end.isoformat()}"
+
+    def months(self) -> list[str]:
+        out, y, m = [], self.start.year, self.start.month
+        while (y, m) <= (self.end.year, self.end.month):
+            out.append(f"{y:04d}-{m:02d}")
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return out
+
+
+def _quarter_end(year: int, q: int) -> dt.date:
+    month = q * 3
+    nxt = dt.date(year + (month == 12), 1 if month == 12 else month + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def parse_period(value: object) -> object:
+    if isinstance(value, str):
+        m = re.fullmatch(r"(\d{4})-Q([1-4])", value.strip())
+        if not m:
+            raise ValueError(f"period '{value}' is not of the form 2026-Q3; or give start and end dates")
+        year, q = int(m.group(1)), int(m.group(2))
+        return {"start": dt.date(year, (q - 1) * 3 + 1, 1), "end": _quarter_end(year, q)}
+    return value
+
+
+class Certificate(_Strict):
+    """An energy attribute certificate (GO, REC, I-REC) or PPA volume claimed against a contract's site."""
+
+    id: str = Field(description="Registry id or contract reference of the instrument.")
+    type: Literal["GO", "REC", "I-REC", "PPA", "green_tariff"]
+    mwh: float = Field(gt=0, description="Volume in MWh.")
+    market: str = Field(description="Market / grid zone the instrument was issued in (e.g. GB, DE, US-SRVC).")
+    vintage_year: int = Field(description="Year of the generation the instrument certifies.")
+    bundled: bool = Field(False, description="Bought together with the electricity (bundled) or separately.")
+    retired: bool = Field(True, description="Retired / cancelled on the company's behalf.")
+    factor_kg_per_kwh: float = Field(0.0, ge=0, description="Emission rate the instrument conveys (0 for renewables).")
+
+
+class Contract(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["cloud", "colocation", "owned"]
+    provider: str = Field(min_length=1, description="Cloud provider (aws, gcp, azure, oracle) or facility operator.")
+    billing_accounts: list[str] = Field(default_factory=list,
+                                        description="Cloud only: billing / sub-account ids on this contract; empty = all of the provider's rows.")
+    site: str | None = Field(None, description="Colocation / owned: the site this contract covers.")
+    electricity_purchaser: Literal["company", "provider"] = Field(
+        "company", description="Who contracts (or is metered for) the electricity: the company, or the provider bundling it in the fee.")
+    lease: Literal["operating", "finance", "none"] = Field(
+        "operating", description="Colocation: lease type of the space / racks (financial-control boundary).")
+    pue: float | None = Field(None, ge=1.0, le=3.0, description="Power usage effectiveness; cloud defaults to the provider's published PUE.")
+    utilisation: float | None = Field(None, gt=0, le=1, description="Cloud: average accelerator/CPU utilisation assumed (default 0.5, flagged).")
+    supplier_factor_kg_per_kwh: float | None = Field(None, ge=0, description="Supplier-specific emission rate (market-based).")
+    supplier_factor_source: str | None = Field(None, description="Where the supplier-specific rate comes from (required with the rate).")
+    certificates: list[Certificate] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Contract":
+        if self.kind == "cloud":
+            if self.site:
+                raise ValueError("a cloud contract has no 'site'; remove it or use kind colocation/owned")
+        else:
+            if not self.site:
+                raise ValueError(f"a {self.kind} contract needs 'site': the id of the site it covers")
+        if self.supplier_factor_kg_per_kwh is not None and not self.supplier_factor_source:
+            raise ValueError("supplier_factor_kg_per_kwh needs supplier_factor_source (the document it comes from)")
+        return self
+
+
+class Meter(_Strict):
+    id: str
+    measures: Literal["it_load", "facility"] = Field(
+        "it_load", description="it_load: the contract's PUE is applied; facility: the reading already includes overhead.")
+
+
+class Site(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str | None = None
+    grid_zone: str = Field(description="Grid zone for location-based factors (e.g. GB, DE, US-SRVC).")
+    timezone: str = Field("UTC", description="IANA zone of the site's clocks (Slurm times have no zone).")
+    pue: float = Field(ge=1.0, le=3.0, description="Facility PUE applied to IT-load meters.")
+    pue_source: str = Field("operator statement", description="Where the PUE comes from.")
+    meters: list[Meter] = Field(default_factory=list)
+    gpu_model: str | None = Field(None, description="Default accelerator model of the site's GPU nodes (e.g. H100-SXM).")
+
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+
+SourceKind = Literal["focus", "slurm_sacct", "meter_readings"]
+
+
+class Source(_Strict):
+    id: str | None = Field(None, description="Name used in the report (defaults to the file name).")
+    kind: SourceKind
+    path: str = Field(description="File path or glob, relative to the config file.")
+    contracts: list[str] = Field(default_factory=list, description="Billing: contracts whose rows this file holds.")
+    site: str | None = Field(None, description="Slurm / meters: the site the jobs ran at or the meters belong to.")
+    interval_minutes: int = Field(60, gt=0, le=1440,
+                                  description="Meter readings: interval length; 'timestamp' marks the interval start.")
+    gpu_model: str | None = Field(None, description="Slurm: accelerator model when AllocTRES gives none.")
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Source":
+        if self.kind == "focus" and not self.contracts:
+            raise ValueError("a billing source needs 'contracts': the cloud contracts its rows belong to")
+        if self.kind in ("slurm_sacct", "meter_readings") and not self.site:
+            raise ValueError(f"a {self.kind} source needs 'site': the site id it belongs to")
+        return self
+
+
+class PhaseMatch(_Strict):
+    job_name: str | None = Field(None, description="Glob on the Slurm job name.")
+    account: str | None = Field(None, description="Glob on the Slurm account or billing sub-account.")
+    partition: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict, description="Cloud tags: key -> glob on the value.")
+
+
+class PhaseRule(_Strict):
+    id: str | None = None
+    phase: Literal["training", "fine_tuning", "inference", "evaluation"]
+    match: PhaseMatch
+
+
+class ProjectRule(_Strict):
+    tag: str | None = Field("project", description="Cloud tag key holding the project.")
+    slurm: Literal["account", "wckey", "none"] = Field("account", description="Slurm field holding the project.")
+
+
+class FactorOverride(_Strict):
+    zone: str
+    basis: Literal["location", "residual_mix"]
+    value_kg_per_kwh: float = Field(ge=0)
+    source: str = Field(min_length=3, description="Citation for the override (required).")
+    data_year: int
+
+
+class Config(_Strict):
+    entity: Entity
+    period: Annotated[Period, Field(description="'2026-Q3' or {start, end}; end inclusive.")]
+    engine: Literal["pandas"] = "pandas"
+    contracts: list[Contract]
+    sites: list[Site] = Field(default_factory=list)
+    sources: list[Source] = Field(min_length=1)
+    phase_rules: list[PhaseRule] = Field(default_factory=list)
+    project_rule: ProjectRule = Field(default_factory=ProjectRule)
+    factor_overrides: list[FactorOverride] = Field(default_factory=list)
+
+    # set by load_config, not by the user
+    base_dir: Path = Field(Path("."), exclude=True, json_schema_extra={"hidden": True})
+    config_path: Path | None = Field(None, exclude=True)
+
+    _p = field_validator("period", mode="before")(classmethod(lambda cls, v: parse_period(v)))
+
+    @model_validator(mode="after")
+    def _references(self) -> "Config":
+        contract_ids = [c.id for c in self.contracts]
+        site_ids = [s.id for s in self.sites]
+        for what, ids in (("contract", contract_ids), ("site", site_ids)):
+            dup = sorted({i for i in ids if ids.count(i) > 1})
+            if dup:
+                raise ValueError(f"duplicate {what} id(s): {', '.join(dup)}")
+        for c in self.contracts:
+            if c.site and c.site not in site_ids:
+                raise ValueError(f"contract '{c.id}' names site '{c.site}', which is not under 'sites' ({_known(site_ids)})")
+        for i, s in enumerate(self.sources):
+            for cid in s.contracts:
+                if cid not in contract_ids:
+                    raise ValueError(f"sources[{i}] names contract '{cid}', which is not under 'contracts' ({_known(contract_ids)})")
+                if next(c for c in self.contracts if c.id == cid).kind != "cloud":
+                    raise ValueError(f"sources[{i}] is billing but contract '{cid}' is not kind 'cloud'")
+            if s.site and s.site not in site_ids:
+                raise ValueError(f"sources[{i}] names site '{s.site}', which is not under 'sites' ({_known(site_ids)})")
+        meter_ids = [m.id for s in self.sites for m in s.meters]
+        dup = sorted({i for i in meter_ids if meter_ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"meter id(s) listed under more than one site: {', '.join(dup)}")
+        return self
+
+    # helpers -----------------------------------------------------------------------------------
+    def contract(self, cid: str) -> Contract:
+        return next(c for c in self.contracts if c.id == cid)
+
+    def site(self, sid: str) -> Site:
+        return next(s for s in self.sites if s.id == sid)
+
+    def contract_for_site(self, sid: str) -> Contract | None:
+        return next((c for c in self.contracts if c.site == sid), None)
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def _known(ids: list[str]) -> str:
+    return "known: " + ", ".join(ids) if ids else "none defined"
+
+
+_FIX_HINTS = {
+    "extra_forbidden": "remove the key or check its spelling against schemas/disclosure.schema.json",
+    "missing": "add the key",
+    "literal_error": "use one of the allowed values",
+}
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        hint = _FIX_HINTS.get(err["type"])
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{loc}: {msg}" + (f" ({hint})" if hint else ""))
+    return lines
+
+
+def config_from_dict(data: object, *, file: str = "<config>", base_dir: Path | None = None) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError("the config must be a mapping of keys (entity, period, contracts, sources, ...)",
+                          file=file, fix="start from examples/demo/disclosure.yaml")
+    try:
+        cfg = Config.model_validate({**data, "base_dir": base_dir or Path("."),
+                                     "config_path": Path(file) if file != "<config>" else None})
+    except ValidationError as exc:
+        problems = _format_errors(exc)
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems), file=file,
+                          fix="correct the keys listed above; the schema is schemas/disclosure.schema.json") from None
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("config file not found", file=str(path),
+                          fix="pass the path of your disclosure.yaml (see examples/demo/disclosure.yaml)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("config file is not UTF-8 text", file=str(path), fix="save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
+                          row=(mark.line + 1) if mark else None,
+                          fix="check indentation and quoting at that line") from None
+    return config_from_dict(data, file=str(path), base_dir=path.resolve().parent)
+
+
+def json_schema() -> dict:
+    schema = Config.model_json_schema(mode="validation")
+    props = schema.get("properties", {})
+    props.pop("base_dir", None)
+    props.pop("config_path", None)
+    schema["title"] = "carbon-disclosure configuration (disclosure.yaml)"
+    return schema

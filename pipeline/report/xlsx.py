@@ -1,0 +1,743 @@
+"""The auditor workbook: every reported total is a live formula over the activity ledger.
+
+Sheets
+  About             entity, period, run identifiers, how the workbook works, methodology notes
+  E1-6 Emissions    Scope 1 / 2 (location- and market-based) / 3 by category and totals, tCO2e:
+                    SUMIFS over the Ledger emissions columns / 1000; totals are sums of those cells
+  E1-5 Energy       own-operations energy (total and by site), cloud value-chain energy, by energy basis, MWh
+  Monthly by phase  location-based tCO2e per month x phase (SUMIFS) and a stacked bar chart
+  Ledger            one row per activity-ledger row; factor = INDEX/MATCH into Factors by id,
+                    emissions = energy x factor (live formulas)
+  Factors           one row per emission factor used
+  Decisions, Allocation, Inputs, Data quality   as in the Disclosure
+
+Next to each E1-6 / E1-5 figure the workbook shows the same figure from summary.json (a constant) and the
+difference (a formula), so a reviewer sees at once that the spreadsheet re-performs the pipeline's numbers.
+
+The writer computes nothing new. Before writing it checks that the formulas will reproduce the ledger
+(each row's factor id resolves in Factors to the factor the ledger used; emissions = energy x factor) and
+raises ``ValueError`` otherwise: the XLSX, the PDF and summary.json must never disagree.
+
+openpyxl cannot store formula results, so the file is flagged ``fullCalcOnLoad``: Excel and LibreOffice
+compute every formula when the file is opened.
+
+Safety: text from inputs is always written as text. A string beginning with ``=`` (or ``+ - @``, tab, CR)
+is stored as a string cell with the quote-prefix style, so it is displayed exactly as given and is never
+evaluated, even after the cell is edited.
+
+Determinism: the same Disclosure gives a byte-identical file (document dates and zip entry dates are set
+from the reporting period's end date, not the clock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.writer.excel import ExcelWriter
+
+from pipeline.report.summary import PHASE_KEYS
+
+# --- layout constants ------------------------------------------------------------------------------
+
+LEDGER_COLUMNS = (
+    "activity_id", "month", "contract_id", "contract_kind", "provider", "site_or_region", "grid_zone",
+    "service", "instance_type", "phase", "project", "scope", "category", "rule_id", "own_operations",
+    "energy_kwh", "energy_basis", "defaults_used", "cost", "cost_currency", "instrument",
+    "factor_id_lb", "factor_id_mb", "source_file", "source_rows",
+)
+LEDGER_HEADERS = {"energy_kwh": "energy (kWh)", "cost": "cost (billing currency)"}
+H_FACTOR_LB = "factor LB (kg/kWh)"
+H_FACTOR_MB = "factor MB (kg/kWh)"
+H_EM_LB = "emissions LB (kg CO2e)"
+H_EM_MB = "emissions MB (kg CO2e)"
+
+# (column in d.factors, header); value_kg_per_kwh is the value the ledger uses, value/unit are as published
+FACTOR_COLUMNS = (
+    ("factor_id", "factor_id"),
+    ("zone", "zone"),
+    ("basis", "basis"),
+    ("value_kg_per_kwh", "value_kg_per_kwh (kg CO2e/kWh)"),
+    ("unit", "unit (as published)"),
+    ("boundary", "boundary"),
+    ("source", "source"),
+    ("edition", "edition"),
+    ("data_year", "data_year"),
+    ("licence", "licence"),
+    ("url", "url"),
+    ("value", "value (as published, in unit)"),
+    ("zone_name", "zone_name"),
+    ("retrieval_date", "retrieval_date"),
+    ("note", "note"),
+)
+
+CATEGORY_LABELS = {
+    "1": "Cat. 1 Purchased goods and services — cloud computing and data centre services",
+    "8": "Cat. 8 Upstream leased assets",
+}
+
+S_EMISSIONS = "E1-6 Emissions"
+S_ENERGY = "E1-5 Energy"
+S_MONTHLY = "Monthly by phase"
+S_LEDGER = "Ledger"
+S_FACTORS = "Factors"
+
+FMT_KWH = "#,##0.000"
+FMT_FACTOR = "0.000000"
+FMT_KG = "#,##0.000"
+FMT_T = "0.000"
+FMT_MWH = "0.000"
+FMT_INT = "#,##0"
+FMT_MONEY = "#,##0.00"
+
+MAX_WIDTH = 60
+MIN_WIDTH = 8
+FORMULA_WIDTH = 14
+EXCEL_MAX_CELL_CHARS = 32767
+
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
+TITLE_FONT = Font(bold=True, size=12)
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+_HOSTILE_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_WILDCARDS = re.compile(r"[*?~]")
+
+
+# --- cell helpers ----------------------------------------------------------------------------------
+
+def _plain(value):
+    """A value openpyxl can write: None for missing / non-finite, Python scalars, text for the rest."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, bool):
+        return value
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):   # numpy scalar
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (dt.datetime, pd.Timestamp)):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return str(value)
+
+
+def _text(value: str) -> str:
+    # control characters are not allowed in XML; show them as \xNN instead of failing the write
+    value = ILLEGAL_CHARACTERS_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    if len(value) > EXCEL_MAX_CELL_CHARS:
+        suffix = f" … [truncated: {len(value)} characters in the source]"
+        value = value[: EXCEL_MAX_CELL_CHARS - len(suffix)] + suffix
+    return value
+
+
+def _put(ws, row: int, col: int, value, fmt: str | None = None):
+    """Write a value (never a formula): input text stays text, exactly as given."""
+    value = _plain(value)
+    cell = ws.cell(row=row, column=col)
+    if isinstance(value, str):
+        value = _text(value)
+        cell.value = value
+        cell.data_type = "s"                      # openpyxl would otherwise make "=..." a formula
+        if value.startswith(_HOSTILE_PREFIXES):
+            cell.quotePrefix = True               # stays text in Excel/LibreOffice even when edited
+    else:
+        cell.value = value
+        if fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
+            cell.number_format = fmt
+    return cell
+
+
+def _formula(ws, row: int, col: int, formula: str, fmt: str | None = None):
+    assert formula.startswith("=")
+    cell = ws.cell(row=row, column=col)
+    cell.value = formula
+    if fmt:
+        cell.number_format = fmt
+    return cell
+
+
+def _header(ws, row: int, headers, col: int = 1) -> None:
+    for i, h in enumerate(headers):
+        c = ws.cell(row=row, column=col + i, value=h)
+        c.font = HEADER_FONT
+        c.fill = HEADER_FILL
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def _title(ws, row: int, col: int, text: str) -> None:
+    c = ws.cell(row=row, column=col, value=text)
+    c.font = TITLE_FONT
+
+
+def _size_columns(ws, fixed: dict[int, int] | None = None) -> None:
+    widths: dict[int, int] = {}
+    for row in ws.iter_rows():
+        for cell in row:
+            v = cell.value
+            if v is None:
+                continue
+            if cell.data_type == "f":
+                n = FORMULA_WIDTH
+            elif isinstance(v, float):
+                n = len(f"{v:,.3f}")
+            else:
+                n = max((len(part) for part in str(v).split("\n")), default=0)
+            widths[cell.column] = max(widths.get(cell.column, 0), n)
+    for col, n in sorted(widths.items()):
+        w = (fixed or {}).get(col) or min(max(n + 2, MIN_WIDTH), MAX_WIDTH)
+        ws.column_dimensions[get_column_letter(col)].width = w
+
+
+def _str(x: str) -> str:
+    """An Excel string literal."""
+    return '"' + x.replace('"', '""') + '"'
+
+
+def _criterion(x: str) -> str:
+    """A SUMIFS criterion that matches exactly the text x (no operators, no wildcards)."""
+    return _str("=" + _WILDCARDS.sub(lambda m: "~" + m.group(), x))
+
+
+def _q(sheet: str) -> str:
+    """A sheet name as written in a reference (quoted only when needed)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", sheet) and not re.fullmatch(r"[A-Za-z]{1,3}[0-9]+", sheet):
+        return sheet
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+def _ref(sheet: str, col: int, first: int, last: int) -> str:
+    c = get_column_letter(col)
+    return f"{_q(sheet)}!${c}${first}:${c}${last}"
+
+
+def _abs(sheet: str, col: int, row: int) -> str:
+    return f"{_q(sheet)}!${get_column_letter(col)}${row}"
+
+
+def _name(wb: Workbook, name: str, target: str) -> None:
+    wb.defined_names[name] = DefinedName(name, attr_text=target)
+
+
+def _dig(d: dict, *keys):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d if isinstance(d, (int, float)) and not isinstance(d, bool) else None
+
+
+def _dataframe_sheet(ws, df: pd.DataFrame, formats: dict[str, str] | None = None) -> None:
+    cols = list(df.columns)
+    _header(ws, 1, cols)
+    for r, rec in enumerate(df.itertuples(index=False, name=None), start=2):
+        for c, (name, v) in enumerate(zip(cols, rec), start=1):
+            _put(ws, r, c, v, (formats or {}).get(name) or _default_fmt(v))
+    ws.freeze_panes = "A2"
+    if cols:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(len(df) + 1, 1)}"
+    _size_columns(ws)
+
+
+def _default_fmt(v) -> str | None:
+    v = _plain(v)
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int):
+        return FMT_INT
+    if isinstance(v, float):
+        return "#,##0.000"
+    return None
+
+
+# --- consistency checks ----------------------------------------------------------------------------
+
+def _check_lookup(ledger: pd.DataFrame, factors: pd.DataFrame) -> None:
+    """The formulas must reproduce the ledger: Excel's MATCH (first match, case-insensitive) on the factor id
+    must find the factor the ledger used, and emissions must be energy x factor."""
+    first: dict[str, float] = {}
+    for fid, val in zip(factors["factor_id"], factors["value_kg_per_kwh"]):
+        fid, val = _plain(fid), _plain(val)
+        if isinstance(fid, str):
+            first.setdefault(fid.casefold(), val)
+    problems = []
+    for basis in ("lb", "mb"):
+        for aid, fid, fval, kwh, em in zip(ledger["activity_id"], ledger[f"factor_id_{basis}"],
+                                           ledger[f"factor_{basis}_kg_per_kwh"], ledger["energy_kwh"],
+                                           ledger[f"emissions_{basis}_kg_co2e"]):
+            fid, fval, kwh, em = _plain(fid), _plain(fval), _plain(kwh), _plain(em)
+            if not isinstance(fid, str) or fid.casefold() not in first:
+                problems.append(f"{aid}: factor_id_{basis} {fid!r} is not in the factor table")
+                continue
+            looked_up = first[fid.casefold()]
+            if looked_up is None or fval is None or not math.isclose(looked_up, fval, rel_tol=1e-12, abs_tol=0.0):
+                problems.append(f"{aid}: factor_id_{basis} {fid!r} resolves to {looked_up} in the factor table "
+                                f"but the ledger used {fval}")
+                continue
+            if kwh is None or em is None or not math.isclose(kwh * fval, em, rel_tol=1e-9, abs_tol=1e-9):
+                problems.append(f"{aid}: emissions_{basis} {em} != energy {kwh} x factor {fval}")
+    if problems:
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise ValueError("the XLSX formulas would not reproduce the ledger: " + "; ".join(problems[:10]) + more)
+
+
+# --- sheets ----------------------------------------------------------------------------------------
+
+def _factors_sheet(wb: Workbook, ws, factors: pd.DataFrame) -> None:
+    cols = [(c, h) for c, h in FACTOR_COLUMNS if c in factors.columns]
+    extra = [(c, c) for c in factors.columns if c not in dict(FACTOR_COLUMNS)]
+    cols += extra
+    _header(ws, 1, [h for _, h in cols])
+    for r, (_, rec) in enumerate(factors.iterrows(), start=2):
+        for c, (name, _) in enumerate(cols, start=1):
+            fmt = FMT_FACTOR if name == "value_kg_per_kwh" else ("0" if name == "data_year" else _default_fmt(rec[name]))
+            _put(ws, r, c, rec[name], fmt)
+    last = max(len(factors) + 1, 2)
+    names = [c for c, _ in cols]
+    _name(wb, "FactorIds", _ref(S_FACTORS, names.index("factor_id") + 1, 2, last))
+    _name(wb, "FactorValues", _ref(S_FACTORS, names.index("value_kg_per_kwh") + 1, 2, last))
+    ws.freeze_panes = "B2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{last}"
+    _size_columns(ws)
+
+
+def _lookup(id_cell: str, id_value) -> str:
+    key = id_cell
+    if isinstance(id_value, str) and _WILDCARDS.search(id_value):
+        # MATCH treats * ? ~ in the lookup value as wildcards: escape them so the id matches exactly
+        key = f'SUBSTITUTE(SUBSTITUTE(SUBSTITUTE({id_cell},"~","~~"),"*","~*"),"?","~?")'
+    return f"=INDEX(FactorValues,MATCH({key},FactorIds,0))"
+
+
+def _ledger_sheet(ws, ledger: pd.DataFrame) -> dict[str, int]:
+    """Write the ledger; return column numbers by name (ACTIVITY names + 'f_lb', 'f_mb', 'em_lb', 'em_mb')."""
+    headers = [LEDGER_HEADERS.get(c, c) for c in LEDGER_COLUMNS] + [H_FACTOR_LB, H_FACTOR_MB, H_EM_LB, H_EM_MB]
+    col = {c: i for i, c in enumerate(LEDGER_COLUMNS, start=1)}
+    n = len(LEDGER_COLUMNS)
+    col.update(f_lb=n + 1, f_mb=n + 2, em_lb=n + 3, em_mb=n + 4)
+    _header(ws, 1, headers)
+    fmts = {"energy_kwh": FMT_KWH, "cost": FMT_MONEY}
+    L = get_column_letter
+    for r, rec in enumerate(ledger[list(LEDGER_COLUMNS)].itertuples(index=False, name=None), start=2):
+        for c, (name, v) in enumerate(zip(LEDGER_COLUMNS, rec), start=1):
+            if name == "own_operations":
+                v = bool(v) if _plain(v) is not None else None
+            _put(ws, r, c, v, fmts.get(name))
+        id_lb, id_mb = rec[col["factor_id_lb"] - 1], rec[col["factor_id_mb"] - 1]
+        _formula(ws, r, col["f_lb"], _lookup(f"{L(col['factor_id_lb'])}{r}", _plain(id_lb)), FMT_FACTOR)
+        _formula(ws, r, col["f_mb"], _lookup(f"{L(col['factor_id_mb'])}{r}", _plain(id_mb)), FMT_FACTOR)
+        e = f"{L(col['energy_kwh'])}{r}"
+        _formula(ws, r, col["em_lb"], f"={e}*{L(col['f_lb'])}{r}", FMT_KG)
+        _formula(ws, r, col["em_mb"], f"={e}*{L(col['f_mb'])}{r}", FMT_KG)
+    ws.freeze_panes = "B2"
+    ws.auto_filter.ref = f"A1:{L(len(headers))}{max(len(ledger) + 1, 2)}"
+    _size_columns(ws)
+    return col
+
+
+class _Ledger:
+    """Range references into the Ledger sheet."""
+
+    def __init__(self, col: dict[str, int], n_rows: int):
+        self.col, self.last = col, max(n_rows + 1, 2)
+
+    def __call__(self, name: str) -> str:
+        return _ref(S_LEDGER, self.col[name], 2, self.last)
+
+    def sumifs(self, sum_col: str, *criteria: tuple[str, str]) -> str:
+        parts = [self(sum_col)] + [x for c, crit in criteria for x in (self(c), crit)]
+        return f"SUMIFS({','.join(parts)})"
+
+
+def _figure_table(wb: Workbook, ws, rows: list[dict], unit: str, fmt: str,
+                  meta: tuple[str, ...] = ("scope", "category", "basis")) -> str:
+    """Rows of {key, label, <meta>..., formula, summary, name?, bold?}; sets row["_row"] and returns the
+    letter of the value column. ``formula`` may be a callable taking the rows (for totals)."""
+    v = len(meta) + 2
+    V, S = get_column_letter(v), get_column_letter(v + 1)
+    _header(ws, 1, ["line item", *meta, unit, f"summary.json ({unit})", f"difference ({unit})"])
+    for r, row in enumerate(rows, start=2):
+        row["_row"] = r
+    for row in rows:
+        r = row["_row"]
+        _put(ws, r, 1, row["label"])
+        for j, m in enumerate(meta, start=2):
+            _put(ws, r, j, row.get(m))
+        formula = row["formula"](rows) if callable(row["formula"]) else row["formula"]
+        _formula(ws, r, v, formula, fmt)
+        if row.get("summary") is not None:
+            _put(ws, r, v + 1, row["summary"], fmt)
+            _formula(ws, r, v + 2, f"={V}{r}-{S}{r}", fmt)
+        if row.get("bold"):
+            ws.cell(row=r, column=1).font = HEADER_FONT
+            ws.cell(row=r, column=v).font = HEADER_FONT
+        if row.get("name"):
+            _name(wb, row["name"], _abs(ws.title, v, r))
+    ws.freeze_panes = "B2"
+    _print_landscape(ws)
+    return V
+
+
+def _print_landscape(ws) -> None:
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def _cat_sort(c: str):
+    return (0, int(c), c) if c.isdigit() else (1, 0, c)
+
+
+def _emissions_sheet(wb: Workbook, ws, d, lg: _Ledger) -> None:
+    s = d.summary.get("emissions_tco2e", {}) if isinstance(d.summary, dict) else {}
+    ledger = d.ledger
+    s3 = ledger[ledger["scope"].astype("string").eq("3").fillna(False).astype(bool)]
+    cats = sorted({str(c) for c in s3["category"].dropna()}, key=_cat_sort)
+    by_cat = s.get("scope3_by_category", {}) if isinstance(s, dict) else {}
+
+    def t(kg_formula: str) -> str:
+        return f"={kg_formula}/1000"
+
+    rows: list[dict] = [
+        {"key": "s1", "label": "Scope 1 gross GHG emissions", "scope": "1",
+         "formula": t(lg.sumifs("em_lb", ("scope", '"1"'))), "summary": _dig(s, "scope1"), "name": "Scope1"},
+        {"key": "s2lb", "label": "Scope 2 gross location-based GHG emissions", "scope": "2", "basis": "location",
+         "formula": t(lg.sumifs("em_lb", ("scope", '"2"'))), "summary": _dig(s, "scope2_location_based"),
+         "name": "Scope2_LB"},
+        {"key": "s2mb", "label": "Scope 2 gross market-based GHG emissions", "scope": "2", "basis": "market",
+         "formula": t(lg.sumifs("em_mb", ("scope", '"2"'))), "summary": _dig(s, "scope2_market_based"),
+         "name": "Scope2_MB"},
+    ]
+    for c in cats:
+        rows.append({"key": f"s3-{c}", "label": CATEGORY_LABELS.get(c, f"Cat. {c}"), "scope": "3", "category": c,
+                     "basis": "location",
+                     "formula": t(lg.sumifs("em_lb", ("scope", '"3"'), ("category", _criterion(c)))),
+                     "summary": _dig(by_cat, c)})
+
+    def cell(rows, key):
+        return "E" + str(next(r["_row"] for r in rows if r["key"] == key))
+
+    def s3_total(rows):
+        cat_cells = [f"E{r['_row']}" for r in rows if r["key"].startswith("s3-")]
+        return "=" + ("+".join(cat_cells) if cat_cells else "0")
+
+    rows += [
+        {"key": "s3", "label": "Scope 3 gross GHG emissions (total)", "scope": "3", "basis": "location",
+         "formula": s3_total, "summary": _dig(s, "scope3_total"), "name": "Scope3_Total", "bold": True},
+        {"key": "tlb", "label": "Total GHG emissions (location-based)", "basis": "location",
+         "formula": lambda rows: f"={cell(rows, 's1')}+{cell(rows, 's2lb')}+{cell(rows, 's3')}",
+         "summary": _dig(s, "total_location_based"), "name": "Total_LB", "bold": True},
+        {"key": "tmb", "label": "Total GHG emissions (market-based)", "basis": "market",
+         "formula": lambda rows: f"={cell(rows, 's1')}+{cell(rows, 's2mb')}+{cell(rows, 's3')}",
+         "summary": _dig(s, "total_market_based"), "name": "Total_MB", "bold": True},
+    ]
+    _figure_table(wb, ws, rows, "tCO2e", FMT_T)
+
+    r = len(rows) + 3
+    _title(ws, r, 1, "Checks")
+    _put(ws, r + 1, 1, "All Ledger emissions, location-based (tCO2e)")
+    _formula(ws, r + 1, 5, f"=SUM({lg('em_lb')})/1000", FMT_T)
+    _put(ws, r + 2, 1, "Ledger emissions not in any line above (tCO2e; should be 0)")
+    _formula(ws, r + 2, 5, f"=E{r + 1}-{cell(rows, 'tlb')}", FMT_T)
+    notes = [
+        "Every figure in column E is a live formula: SUMIFS over the Ledger sheet's emissions columns "
+        "(kg CO2e = energy (kWh) x factor (kg/kWh), factor looked up in Factors by id), divided by 1000.",
+        "Scope 3 is calculated with location-based factors; the market-based total is "
+        "Scope 1 + Scope 2 market-based + Scope 3.",
+        "Column F is the same figure as written to summary.json by the pipeline; column G is the difference.",
+    ]
+    for i, text in enumerate(notes, start=r + 4):
+        _put(ws, i, 1, text)
+    _size_columns(ws, fixed={1: 62})
+
+
+def _energy_sheet(wb: Workbook, ws, d, lg: _Ledger) -> None:
+    s = d.summary.get("energy_mwh", {}) if isinstance(d.summary, dict) else {}
+    ledger = d.ledger
+    own = ledger[ledger["own_operations"].fillna(False).astype(bool)]
+    sites = sorted({str(x) for x in own["site_or_region"].dropna()})
+    bases = sorted({str(x) for x in ledger["energy_basis"].dropna()})
+    own_crit = ("own_operations", "TRUE")
+
+    def mwh(kwh_formula: str) -> str:
+        return f"={kwh_formula}/1000"
+
+    rows: list[dict] = [
+        {"key": "own", "label": "Total energy consumption, own operations", "formula": mwh(lg.sumifs("energy_kwh", own_crit)),
+         "summary": _dig(s, "total_own_operations"), "name": "Energy_OwnOps_MWh", "bold": True},
+    ]
+    for site in sites:
+        rows.append({"key": f"site-{site}", "label": f"  site: {site}",
+                     "formula": mwh(lg.sumifs("energy_kwh", own_crit, ("site_or_region", _criterion(site)))),
+                     "summary": _dig(s, "by_site", site)})
+    rows.append({"key": "cloud", "label": "Cloud computing (value chain, estimated; not own operations)",
+                 "formula": mwh(lg.sumifs("energy_kwh", ("contract_kind", '"cloud"'))),
+                 "summary": _dig(s, "cloud_estimated_value_chain"), "name": "Energy_Cloud_MWh"})
+    for b in bases:
+        rows.append({"key": f"basis-{b}", "label": f"All Ledger energy, basis: {b}",
+                     "formula": mwh(lg.sumifs("energy_kwh", ("energy_basis", _criterion(b)))),
+                     "summary": _dig(s, "by_basis", b)})
+    V = _figure_table(wb, ws, rows, "MWh", FMT_MWH, meta=())
+    r = len(rows) + 3
+    _title(ws, r, 1, "Checks")
+    site_cells = [f"{V}{x['_row']}" for x in rows if x["key"].startswith("site-")]
+    _put(ws, r + 1, 1, "Sites minus own-operations total (MWh; should be 0)")
+    _formula(ws, r + 1, 2, "=" + ("+".join(site_cells) if site_cells else "0") + f"-{V}{rows[0]['_row']}", FMT_MWH)
+    notes = [
+        "Own operations: Ledger rows with own_operations = TRUE (sites the entity controls; ESRS E1-5). "
+        "Cloud energy is an estimate in the value chain and is not part of E1-5 own energy consumption.",
+        "Energy is counted once per activity slice: market-based instrument splits do not duplicate energy.",
+    ]
+    for i, text in enumerate(notes, start=r + 3):
+        _put(ws, i, 1, text)
+    _size_columns(ws, fixed={1: 62})
+
+
+def _monthly_sheet(ws, d, lg: _Ledger) -> None:
+    months = list(d.config.period.months())
+    phases = list(PHASE_KEYS)
+    _header(ws, 1, ["month"] + phases + ["total (tCO2e)"])
+    for i, m in enumerate(months, start=2):
+        _put(ws, i, 1, m)
+        for j, p in enumerate(phases, start=2):
+            crit_m = _criterion(m)
+            f = lg.sumifs("em_lb", ("month", crit_m), ("phase", _criterion(p)))
+            _formula(ws, i, j, f"={f}/1000", FMT_T)
+        _formula(ws, i, len(phases) + 2, f"=SUM(B{i}:{get_column_letter(len(phases) + 1)}{i})", FMT_T)
+    tr = len(months) + 2
+    _put(ws, tr, 1, "total")
+    ws.cell(row=tr, column=1).font = HEADER_FONT
+    for j in range(2, len(phases) + 3):
+        L = get_column_letter(j)
+        _formula(ws, tr, j, f"=SUM({L}2:{L}{tr - 1})" if months else "=0", FMT_T).font = HEADER_FONT
+    _put(ws, tr + 2, 1, "Location-based tCO2e (Scope 2 location-based + Scope 3), by UTC month of the activity "
+                        "and workload phase: SUMIFS over Ledger, divided by 1000.")
+    ws.freeze_panes = "B2"
+    _print_landscape(ws)
+    _size_columns(ws, fixed={1: 12})
+
+    if months:
+        chart = BarChart()
+        chart.type = "col"
+        chart.grouping = "stacked"
+        chart.overlap = 100
+        chart.title = "Location-based emissions by month and phase"
+        chart.y_axis.title = "tCO2e"
+        chart.x_axis.title = "month"
+        chart.y_axis.numFmt = "0.000"
+        chart.x_axis.delete = False
+        chart.y_axis.delete = False
+        data = Reference(ws, min_col=2, max_col=len(phases) + 1, min_row=1, max_row=len(months) + 1)
+        cats = Reference(ws, min_col=1, min_row=2, max_row=len(months) + 1)
+        chart.add_data(data, titles_from_data=True)
+        chart.set_categories(cats)
+        chart.width, chart.height = 18, 9
+        ws.add_chart(chart, f"A{tr + 4}")
+
+
+def _inputs_sheet(ws, d) -> None:
+    headers = ["source", "kind", "path", "sha256", "rows read", "rows accepted", "rows quarantined",
+               "quarantine file", "check: rows read = accepted + quarantined", "failed expectations", "notes"]
+    _header(ws, 1, headers)
+    for r, i in enumerate(d.inputs, start=2):
+        failed = "; ".join(
+            f"{f.expectation}({f.column or ''}): {f.unexpected_count} row(s)" + (" [stopped the run]" if f.stops_run else "")
+            for f in i.failed_expectations)
+        vals = [i.source_id, i.kind, i.path, i.sha256, i.rows_read, i.rows_accepted, i.rows_quarantined,
+                i.quarantine_file]
+        for c, v in enumerate(vals, start=1):
+            _put(ws, r, c, v, FMT_INT if isinstance(v, int) else None)
+        _formula(ws, r, 9, f"=E{r}=F{r}+G{r}")
+        _put(ws, r, 10, failed)
+        _put(ws, r, 11, "; ".join(i.notes))
+    ws.freeze_panes = "B2"
+    _size_columns(ws)
+
+
+def _data_quality_sheet(ws, dq: dict) -> None:
+    r = 1
+    if not dq:
+        _put(ws, r, 1, "No data-quality findings.")
+    for key in (dq or {}):
+        value = dq[key]
+        _title(ws, r, 1, str(key))
+        r += 1
+        if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+            cols: list[str] = []
+            for rec in value:
+                cols += [str(k) for k in rec if str(k) not in cols]
+            _header(ws, r, cols)
+            r += 1
+            for rec in value:
+                byname = {str(k): v for k, v in rec.items()}
+                for c, name in enumerate(cols, start=1):
+                    v = byname.get(name)
+                    _put(ws, r, c, v, _default_fmt(v))
+                r += 1
+        elif isinstance(value, list) and not value:
+            _put(ws, r, 1, "(none)")
+            r += 1
+        else:
+            _put(ws, r, 1, value, _default_fmt(value))
+            r += 1
+        r += 1
+    _size_columns(ws)
+
+
+def _about_sheet(ws, d) -> None:
+    cfg = d.config
+    _title(ws, 1, 1, "Emissions disclosure for AI compute — auditor workbook")
+    fields = [
+        ("entity", cfg.entity.name),
+        ("consolidation approach", cfg.entity.consolidation_approach),
+        ("reporting currency", cfg.entity.currency),
+        ("period", cfg.period.label),
+        ("period start", cfg.period.start.isoformat()),
+        ("period end (inclusive)", cfg.period.end.isoformat()),
+        ("time zone", cfg.entity.timezone),
+        ("run id", d.run_id),
+        ("code version", d.code_version),
+        ("factor library version", d.factor_library_version),
+        ("config sha256", d.config_sha256),
+    ]
+    _header(ws, 3, ["field", "value"])
+    r = 4
+    for k, v in fields:
+        _put(ws, r, 1, k)
+        _put(ws, r, 2, v)
+        r += 1
+    r += 1
+    _title(ws, r, 1, "How this workbook works")
+    r += 1
+    notes = [
+        "Totals are live formulas over the Ledger sheet, not typed-in numbers. Each Ledger row looks its "
+        "location-based (LB) and market-based (MB) factor up in the Factors sheet by factor id (INDEX/MATCH) and "
+        "computes emissions = energy (kWh) x factor (kg CO2e/kWh). The E1-6 Emissions, E1-5 Energy and Monthly by "
+        "phase sheets add the Ledger up with SUMIFS. Change a factor in Factors and every total follows.",
+        "The workbook is recalculated when it is opened (Excel and LibreOffice). The E1-6 and E1-5 sheets show "
+        "the pipeline's summary.json figure next to each formula and the difference, which should be 0.",
+        "Defined names: Scope1, Scope2_LB, Scope2_MB, Scope3_Total, Total_LB, Total_MB, Energy_OwnOps_MWh, "
+        "Energy_Cloud_MWh, FactorIds, FactorValues.",
+        "Every Ledger row keeps source_file and source_rows (1-based line numbers, header = line 1) so each "
+        "figure can be traced back to the input rows; input files are identified by sha256 in the Inputs sheet.",
+        "Text from input files is shown exactly as given and is never evaluated as a formula.",
+    ]
+    for text in notes:
+        c = _put(ws, r, 1, text)
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=2)
+        c.alignment = WRAP
+        ws.row_dimensions[r].height = 15 * (1 + len(text) // 110)
+        r += 1
+    if d.methodology:
+        r += 1
+        _title(ws, r, 1, "Methodology")
+        r += 1
+        for heading, para in d.methodology:
+            _put(ws, r, 1, heading).font = HEADER_FONT
+            c = _put(ws, r, 2, para)
+            c.alignment = WRAP
+            ws.row_dimensions[r].height = 15 * (1 + len(str(para)) // 90)
+            r += 1
+    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["B"].width = 100
+
+
+# --- entry point -----------------------------------------------------------------------------------
+
+def _fixed_time(d) -> dt.datetime:
+    end = d.config.period.end
+    return dt.datetime(end.year, end.month, end.day)
+
+
+def _deterministic_zip(data: bytes, when: dt.datetime) -> bytes:
+    """Re-pack the archive with fixed entry dates (zipfile stamps entries with the current time)."""
+    stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            zi = zipfile.ZipInfo(info.filename, date_time=stamp)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o600 << 16
+            dst.writestr(zi, src.read(info.filename))
+    return out.getvalue()
+
+
+def write_xlsx(d, path: Path) -> None:  # d: pipeline.result.Disclosure
+    """Write the auditor workbook for ``d`` to ``path`` (byte-identical for the same Disclosure)."""
+    ledger = d.ledger
+    missing = [c for c in LEDGER_COLUMNS if c not in ledger.columns]
+    if missing:
+        raise ValueError(f"ledger lacks columns {missing}")
+    _check_lookup(ledger, d.factors)
+
+    wb = Workbook()
+    about = wb.active
+    about.title = "About"
+    ws_em = wb.create_sheet(S_EMISSIONS)
+    ws_en = wb.create_sheet(S_ENERGY)
+    ws_mo = wb.create_sheet(S_MONTHLY)
+    ws_le = wb.create_sheet(S_LEDGER)
+    ws_fa = wb.create_sheet(S_FACTORS)
+    ws_de = wb.create_sheet("Decisions")
+    ws_al = wb.create_sheet("Allocation")
+    ws_in = wb.create_sheet("Inputs")
+    ws_dq = wb.create_sheet("Data quality")
+
+    _factors_sheet(wb, ws_fa, d.factors)
+    col = _ledger_sheet(ws_le, ledger)
+    lg = _Ledger(col, len(ledger))
+    _emissions_sheet(wb, ws_em, d, lg)
+    _energy_sheet(wb, ws_en, d, lg)
+    _monthly_sheet(ws_mo, d, lg)
+    _dataframe_sheet(ws_de, d.decisions)
+    _dataframe_sheet(ws_al, d.allocation, {c: FMT_KWH for c in d.allocation.columns if str(c).endswith("_kwh")})
+    _inputs_sheet(ws_in, d)
+    _data_quality_sheet(ws_dq, d.data_quality)
+    _about_sheet(about, d)
+
+    when = _fixed_time(d)
+    wb.properties.created = when
+    wb.properties.modified = when
+    wb.properties.creator = "carbon-disclosure"
+    wb.properties.lastModifiedBy = None
+    wb.properties.title = _text(f"{d.config.entity.name} — emissions disclosure {d.config.period.label}")
+    wb.properties.identifier = _text(str(d.run_id))
+    wb.calculation.fullCalcOnLoad = True
+    wb.calculation.calcMode = "auto"
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()          # not wb.save(): that stamps properties.modified with now()
+    data = _deterministic_zip(buf.getvalue(), when)
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,0 +1,223 @@
+"""The pipeline, stage by stage: ingest -> validate -> energy -> classify -> emissions -> outputs.
+
+``run(config, out_dir)`` is the library entry point (the CLI is a thin layer over it). Outputs are written
+into a staging directory next to ``out_dir`` and moved into place only when complete, so a failed or killed
+run never leaves a half-written pack that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import __version__
+from pipeline.activities import assign_contracts, cloud_slices, site_slices
+from pipeline.classify.scope import classify
+from pipeline.config import Config
+from pipeline.emissions.calculate import apply_factors
+from pipeline.energy import cloud as cloud_energy
+from pipeline.energy import site as site_energy
+from pipeline.errors import OutputError
+from pipeline.evidence import load_library
+from pipeline.ingest import Ingested, ingest_all
+from pipeline.period import bounds as period_bounds
+from pipeline.report.methodology import methodology
+from pipeline.report.summary import build_summary
+from pipeline.result import Disclosure
+from pipeline.validate.great_expectations import Validator
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out_dir: Path
+    pdf: Path
+    xlsx: Path
+    summary: dict
+    disclosure: Disclosure
+
+
+def _config_sha(cfg: Config) -> str:
+    if cfg.config_path and Path(cfg.config_path).is_file():
+        return hashlib.sha256(Path(cfg.config_path).read_bytes()).hexdigest()
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
+
+
+def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Validator, dict]:
+    """Runs every stage and returns the Disclosure (nothing is rendered yet). Quarantine files and the
+    GX project are written under ``work_dir``."""
+    lib = load_library()
+    bounds = period_bounds(cfg)
+    validator = Validator(work_dir / "validation")
+    ingested = ingest_all(cfg, validator, bounds, work_dir)
+    months = cfg.period.months()
+    decisions = {c.id: classify(c, cfg.entity.consolidation_approach) for c in cfg.contracts}
+
+    # --- cloud billing -> estimated energy -> slices
+    usage_frames = []
+    for ing in ingested:
+        if ing.source.kind == "focus":
+            f = ing.frame.copy()
+            f["contract_id"] = assign_contracts(f, cfg, ing.source.contracts, ing.label)
+            usage_frames.append(f)
+    slices, unestimated = [], []
+    if usage_frames:
+        usage = pd.concat(usage_frames, ignore_index=True)
+        est = cloud_energy.estimate(usage, {c.id: c for c in cfg.contracts}, lib)
+        cs, unestimated = cloud_slices(est, cfg, lib, decisions)
+        if not cs.empty:
+            slices.append(cs)
+
+    # --- sites: meters + jobs -> allocated slices
+    board = dict(zip(lib.accelerators["accelerator_model"], lib.accelerators["board_power_w"]))
+    alloc_tables, job_keys_all, meter_gaps = [], [], []
+    for site in cfg.sites:
+        contract = cfg.contract_for_site(site.id)
+        meters = [i for i in ingested if i.source.kind == "meter_readings" and i.source.site == site.id]
+        jobs = [i for i in ingested if i.source.kind == "slurm_sacct" and i.source.site == site.id]
+        if contract is None or (not meters and not jobs):
+            continue
+        meter_rows = None
+        if meters:
+            mframe = pd.concat([m.frame for m in meters], ignore_index=True)
+            meter_gaps += site_energy.check_meter_coverage(mframe, site, bounds, ", ".join(m.label for m in meters))
+            meter_rows = site_energy.meter_months(mframe, site, bounds)
+        jframe = pd.concat([j.frame for j in jobs], ignore_index=True) if jobs else None
+        keys = (site_energy.job_month_keys(jframe, bounds, board, cfg.phase_rules, cfg.project_rule.slurm)
+                if jframe is not None else site_energy.job_month_keys(pd.DataFrame(columns=["start_utc"]), bounds, board, [], "none"))
+        keys.insert(0, "site_id", site.id)
+        job_keys_all.append(keys)
+        sl, alloc = site_energy.allocate(site, months, meter_rows, keys)
+        alloc_tables.append(alloc)
+        if not sl.empty:
+            slices.append(site_slices(sl, cfg, contract.id, decisions))
+
+    if not slices:
+        from pipeline.errors import ValidationFailed
+
+        raise ValidationFailed("no activity with energy was found in the inputs for the period",
+                               fix="check the sources and the period in the config")
+    all_slices = pd.concat(slices, ignore_index=True)
+    ledger, factors, instruments = apply_factors(all_slices, cfg, lib)
+
+    decisions_df = pd.DataFrame([
+        {"contract_id": c.id, "kind": c.kind, "provider": c.provider, "rule_id": decisions[c.id].rule_id,
+         "scope": decisions[c.id].scope, "category": decisions[c.id].category,
+         "explanation": decisions[c.id].explanation} for c in cfg.contracts])
+    allocation = pd.concat(alloc_tables, ignore_index=True) if alloc_tables else pd.DataFrame()
+    config_sha = _config_sha(cfg)
+    run_id = hashlib.sha256("|".join(
+        [config_sha, __version__, lib.version] + [i.report.sha256 for i in ingested]).encode()).hexdigest()[:16]
+    total_lb = float(ledger["emissions_lb_kg_co2e"].sum())
+    defaults = _defaults_share(ledger, total_lb)
+    data_quality = {
+        "unestimated_billing": unestimated,
+        "defaults_used": defaults,
+        "meter_gaps": meter_gaps,
+        "certificates": instruments,
+        "input_notes": [{"source": i.report.source_id, "note": n} for i in ingested for n in i.report.notes],
+    }
+    d = Disclosure(config=cfg, run_id=run_id, config_sha256=config_sha, code_version=__version__,
+                   factor_library_version=lib.version, ledger=ledger, factors=factors, decisions=decisions_df,
+                   allocation=allocation, inputs=[i.report for i in ingested], data_quality=data_quality)
+    d.methodology = methodology(d, lib)
+    d.summary = build_summary(d)
+    extras = {"job_keys": pd.concat(job_keys_all, ignore_index=True) if job_keys_all else pd.DataFrame()}
+    return d, ingested, validator, extras
+
+
+def _defaults_share(ledger: pd.DataFrame, total_lb: float) -> list[dict]:
+    shares: dict[str, float] = {}
+    for flags, kg in zip(ledger["defaults_used"], ledger["emissions_lb_kg_co2e"]):
+        for f in (flags or "").split(";"):
+            if f:
+                shares[f] = shares.get(f, 0.0) + float(kg)
+    return [{"flag": f, "tco2e_location_based": kg / 1000.0,
+             "share_of_total_location_based": (kg / total_lb) if total_lb else 0.0}
+            for f, kg in sorted(shares.items())]
+
+
+def _write_outputs(d: Disclosure, stage: Path, extras: dict, validator: Validator) -> None:
+    from pipeline.report.pdf import write_pdf
+    from pipeline.report.xlsx import write_xlsx
+
+    d.ledger.to_csv(stage / "ledger.csv", index=False, lineterminator="\n")
+    d.factors.to_csv(stage / "factors_used.csv", index=False, lineterminator="\n")
+    d.decisions.to_csv(stage / "classification_decisions.csv", index=False, lineterminator="\n")
+    if not d.allocation.empty:
+        d.allocation.to_csv(stage / "site_allocation.csv", index=False, lineterminator="\n")
+    if not extras["job_keys"].empty:
+        extras["job_keys"].to_csv(stage / "job_allocation_keys.csv", index=False, lineterminator="\n")
+    (stage / "summary.json").write_text(json.dumps(d.summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    (stage / "methodology.md").write_text(
+        "\n\n".join(f"## {h}\n\n{t}" for h, t in d.methodology) + "\n", encoding="utf-8")
+    if d.config.config_path and Path(d.config.config_path).is_file():
+        (stage / "config").mkdir(exist_ok=True)
+        shutil.copy2(d.config.config_path, stage / "config" / Path(d.config.config_path).name)
+    validator.build_data_docs()
+    write_xlsx(d, stage / "disclosure.xlsx")
+    write_pdf(d, stage / "disclosure.pdf")
+    _write_manifest(d, stage)
+
+
+def _write_manifest(d: Disclosure, stage: Path) -> None:
+    import importlib.metadata as md
+
+    files = []
+    for p in sorted(stage.rglob("*")):
+        if p.is_file() and p.name != "manifest.json":
+            files.append({"path": p.relative_to(stage).as_posix(),
+                          "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size})
+    pkgs = {}
+    for name in ("pandas", "pyarrow", "great-expectations", "weasyprint", "openpyxl", "pydantic", "jinja2"):
+        try:
+            pkgs[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    manifest = {
+        "run_id": d.run_id,
+        "generated_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "code_version": d.code_version,
+        "factor_library_version": d.factor_library_version,
+        "config_sha256": d.config_sha256,
+        "python": platform.python_version(),
+        "packages": pkgs,
+        "inputs": [{"source": i.source_id, "kind": i.kind, "path": i.path, "sha256": i.sha256,
+                    "rows_read": i.rows_read, "rows_accepted": i.rows_accepted,
+                    "rows_quarantined": i.rows_quarantined} for i in d.inputs],
+        "files": files,
+    }
+    (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def run(cfg: Config, out_dir: Path, *, force: bool = False) -> RunResult:
+    out_dir = Path(out_dir).resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError("output path exists and is not a directory", file=str(out_dir), fix="choose another --out")
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+        raise OutputError("output directory is not empty", file=str(out_dir),
+                          fix="choose an empty directory, or pass --force to replace its contents")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    try:
+        d, _ingested, validator, extras = compute(cfg, stage)
+        _write_outputs(d, stage, extras, validator)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            os.replace(out_dir, old / "previous")
+            os.replace(stage, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, out_dir)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+    return RunResult(out_dir=out_dir, pdf=out_dir / "disclosure.pdf", xlsx=out_dir / "disclosure.xlsx",
+                     summary=d.summary, disclosure=d)

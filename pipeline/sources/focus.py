@@ -1,0 +1,133 @@
+"""FOCUS (FinOps Open Cost and Usage Specification) 1.0 - 1.3 billing exports, CSV (optionally gzip) or Parquet.
+
+Mapping to the canonical usage frame:
+    ChargePeriodStart/End -> usage_start_utc/usage_end_utc  (FOCUS times are UTC; a value without a zone is read as UTC)
+    ConsumedQuantity/Unit -> quantity/unit                    (what was used, not what was priced)
+    BilledCost            -> cost                             (invoice view; EffectiveCost is the amortised view)
+    ProviderName (1.0-1.2) or ServiceProviderName (1.3) -> provider (normalised: aws, azure, gcp, oracle)
+    SubAccountId -> account_id; BillingAccountId -> billing_account_id; RegionId -> region
+    instance type: from x_UsageType / SkuMeter (``BoxUsage:p5.48xlarge``), SkuPriceDetails, ResourceType
+    or ChargeDescription ("... per On Demand Linux g5.4xlarge Instance Hour"), for compute hour rows only.
+Text ``NULL`` (as in the FinOps Foundation's own samples) is read as missing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipeline.canonical import USAGE, conform
+from pipeline.errors import InputError
+from pipeline.sources._text import RawTable, nullify, read_delimited, to_number, to_utc
+
+KIND = "focus"
+REQUIRED = ["ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ConsumedQuantity", "ConsumedUnit",
+            "BilledCost", "BillingCurrency", "ServiceName", "RegionId", "BillingAccountId", "ProviderName"]
+
+_PROVIDERS = [
+    (re.compile(r"amazon|aws", re.I), "aws"),
+    (re.compile(r"microsoft|azure", re.I), "azure"),
+    (re.compile(r"google|gcp", re.I), "gcp"),
+    (re.compile(r"oracle|oci", re.I), "oracle"),
+]
+_AWS_TYPE = re.compile(
+    r"\b([a-z][a-z0-9-]*\d[a-z0-9-]*\.(?:nano|micro|small|medium|large|xlarge|\d+xlarge|metal(?:-\d+xl)?))\b")
+_AZURE_TYPE = re.compile(r"\b(Standard_[A-Za-z0-9_]+)\b")
+MAX_TAGS_CHARS = 65_536
+
+
+def normalise_provider(name: object) -> str | None:
+    if not isinstance(name, str) or not name.strip():
+        return None
+    for pattern, short in _PROVIDERS:
+        if pattern.search(name):
+            return short
+    return name.strip().lower()
+
+
+def extract_instance_type(*texts: object) -> str | None:
+    for text in texts:
+        if not isinstance(text, str) or not text:
+            continue
+        if ":" in text and _AWS_TYPE.fullmatch(text.rsplit(":", 1)[1]):
+            return text.rsplit(":", 1)[1]
+        m = _AWS_TYPE.search(text) or _AZURE_TYPE.search(text)
+        if m:
+            return m.group(1)
+    return None
+
+
+def normalise_tags(text: object) -> tuple[str, bool]:
+    """Tags as a JSON object string with sorted keys; returns (json, readable)."""
+    if not isinstance(text, str) or not text.strip():
+        return "{}", True
+    if len(text) > MAX_TAGS_CHARS:
+        return "{}", False
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return "{}", False
+    if not isinstance(obj, dict):
+        return "{}", False
+    flat = {str(k).strip(): ("" if v is None else str(v)) for k, v in obj.items()}
+    return json.dumps(flat, sort_keys=True, ensure_ascii=False), True
+
+
+def read_raw(path: Path) -> RawTable:
+    if path.suffix.lower() == ".parquet":
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # pyarrow raises several types for broken files
+            raise InputError(f"cannot be read as Parquet: {exc}", file=str(path),
+                             fix="export the FOCUS data again as Parquet or CSV") from None
+        frame = table.to_pandas().astype("string")
+        frame["source_row"] = pd.Series(range(1, len(frame) + 1), dtype="int64")
+        raw = RawTable(path=path, frame=frame)
+    else:
+        raw = read_delimited(path, what="FOCUS billing export")
+    # FOCUS 1.3 renamed ProviderName -> ServiceProviderName
+    if "ProviderName" not in raw.frame.columns and "ServiceProviderName" in raw.frame.columns:
+        raw.frame["ProviderName"] = raw.frame["ServiceProviderName"]
+    return raw
+
+
+def to_canonical(raw: RawTable, *, source_label: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Map raw FOCUS columns to the canonical usage frame. Returns (usage frame, tags_unreadable mask)."""
+    f = raw.frame
+    col = lambda name: nullify(f[name]) if name in f.columns else pd.Series(pd.NA, index=f.index, dtype="string")
+    out = pd.DataFrame(index=f.index)
+    out["source_file"] = source_label
+    out["source_row"] = f["source_row"]
+    out["line_item_id"] = col("Id") if "Id" in f.columns else col("x_LineItemId")
+    out["provider"] = col("ProviderName").map(normalise_provider).astype("string")
+    out["billing_account_id"] = col("BillingAccountId")
+    out["account_id"] = col("SubAccountId")
+    out["region"] = col("RegionId")
+    out["service"] = col("ServiceName")
+    out["service_category"] = col("ServiceCategory")
+    out["charge_category"] = col("ChargeCategory")
+    out["sku"] = col("SkuId")
+    out["usage_start_utc"] = to_utc(f["ChargePeriodStart"], assume_zone="UTC")
+    out["usage_end_utc"] = to_utc(f["ChargePeriodEnd"], assume_zone="UTC")
+    out["quantity"] = to_number(f["ConsumedQuantity"])
+    out["unit"] = col("ConsumedUnit")
+    out["cost"] = to_number(f["BilledCost"])
+    out["currency"] = col("BillingCurrency")
+
+    is_hours = out["unit"].str.lower().isin(["hours", "hour", "hrs", "h"]).fillna(False)
+    compute = is_hours & (out["service_category"].fillna("Compute") == "Compute")
+    texts = [col(c) for c in ("x_UsageType", "SkuMeter", "SkuPriceDetails", "ResourceType", "ChargeDescription")]
+    itype = pd.Series(pd.NA, index=f.index, dtype="string")
+    if compute.any():
+        idx = compute[compute].index
+        itype.loc[idx] = [extract_instance_type(*(t.loc[i] for t in texts)) for i in idx]
+    out["instance_type"] = itype
+    tags = col("Tags").map(normalise_tags)
+    out["tags_json"] = tags.map(lambda t: t[0]).astype("string")
+    unreadable = ~tags.map(lambda t: t[1]).astype(bool)
+    out["contract_id"] = pd.Series(pd.NA, index=f.index, dtype="string")
+    return conform(out, USAGE), unreadable

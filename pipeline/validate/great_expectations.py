@@ -1,0 +1,102 @@
+"""Runs the Great Expectations suites kept in ``schemas/expectations/`` on each source.
+
+Two suites per source kind:
+- ``<kind>.header`` on the raw file (required columns). Any failure stops the run.
+- ``<kind>.rows`` on the canonical frame. Each failing row is quarantined with the expectation that failed
+  and the human-readable reason stored in the expectation's ``meta.reason``.
+
+A file-backed GX project is created inside the run's working directory, so the expectation suites,
+validation results and the generated Data Docs all go into the evidence pack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.result import FailedExpectation
+
+SUITES_DIR = Path(__file__).resolve().parents[2] / "schemas" / "expectations"
+
+
+@dataclass
+class SuiteOutcome:
+    success: bool
+    failed: list[FailedExpectation] = field(default_factory=list)
+    row_reasons: dict[object, list[tuple[str, str]]] = field(default_factory=dict)  # index -> [(expectation, reason)]
+    table_problems: list[str] = field(default_factory=list)
+
+
+def load_suite_json(name: str) -> dict:
+    return json.loads((SUITES_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+class Validator:
+    """One GX file context per run, rooted in ``workdir``."""
+
+    def __init__(self, workdir: Path) -> None:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+        for name in ("great_expectations", "great_expectations.data_context"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        import great_expectations as gx  # slow import: kept out of the CLI's --help path
+
+        self._gx = gx
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.context = gx.get_context(mode="file", project_root_dir=str(workdir))
+        self.context.variables.progress_bars = {"globally": False}
+        self._ds = self.context.data_sources.add_pandas("inputs")
+        self._suites: dict[str, object] = {}
+        self._n = 0
+
+    def _suite(self, name: str):
+        if name not in self._suites:
+            from great_expectations.core.expectation_suite import ExpectationSuite
+
+            data = load_suite_json(name)
+            data.pop("id", None)
+            self._suites[name] = self.context.suites.add(ExpectationSuite(**data))
+        return self._suites[name]
+
+    def run(self, source_id: str, suite_name: str, frame: pd.DataFrame, params: dict | None = None) -> SuiteOutcome:
+        gx = self._gx
+        self._n += 1
+        asset = self._ds.add_dataframe_asset(f"{source_id}__{suite_name}__{self._n}")
+        bd = asset.add_batch_definition_whole_dataframe("whole")
+        vd = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{source_id}__{suite_name}__{self._n}", data=bd, suite=self._suite(suite_name)))
+        cp = self.context.checkpoints.add(gx.Checkpoint(
+            name=f"cp__{source_id}__{suite_name}__{self._n}", validation_definitions=[vd],
+            actions=[], result_format={"result_format": "COMPLETE", "include_unexpected_rows": False}))
+        result = cp.run(batch_parameters={"dataframe": frame}, expectation_parameters=params or {})
+        outcome = SuiteOutcome(success=bool(result.success))
+        for vres in result.run_results.values():
+            for r in vres.results:
+                cfg = r.expectation_config
+                reason = (cfg.meta or {}).get("reason", cfg.type)
+                column = cfg.kwargs.get("column")
+                if r.exception_info and r.exception_info.get("raised_exception"):
+                    msg = r.exception_info.get("exception_message")
+                    outcome.table_problems.append(f"{cfg.type}({column}): could not be evaluated: {msg}")
+                    outcome.failed.append(FailedExpectation(cfg.type, column, 0, True))
+                    continue
+                if r.success:
+                    continue
+                idx = r.result.get("unexpected_index_list")
+                if idx is None:  # table-level expectation
+                    outcome.table_problems.append(reason)
+                    outcome.failed.append(FailedExpectation(cfg.type, column, 0, True))
+                    continue
+                outcome.failed.append(FailedExpectation(cfg.type, column, len(idx), False))
+                for i in idx:
+                    outcome.row_reasons.setdefault(i, []).append((cfg.type, reason))
+        return outcome
+
+    def build_data_docs(self) -> Path:
+        self.context.build_data_docs()
+        return self.workdir / "gx" / "uncommitted" / "data_docs" / "local_site"

@@ -1,0 +1,194 @@
+"""The auditor workbook: live formulas that LibreOffice recalculates to the hand-computed figures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pipeline.report.summary import PHASE_KEYS
+from pipeline.report.xlsx import write_xlsx
+
+HOSTILE = '=HYPERLINK("http://evil")'
+DEFINED = ("Scope2_LB", "Scope2_MB", "Scope3_Total", "Total_LB", "Total_MB", "Energy_OwnOps_MWh",
+           "FactorIds", "FactorValues")
+
+
+def _write(d, tmp_path: Path, name: str = "disclosure.xlsx") -> Path:
+    path = tmp_path / name
+    write_xlsx(d, path)
+    return path
+
+
+def _named_cell(wb, name: str):
+    (sheet, coord), = list(wb.defined_names[name].destinations)
+    return wb[sheet][coord.replace("$", "")]
+
+
+def _recalculate(path: Path, tmp_path: Path) -> Path:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not on PATH: cannot recalculate the workbook")
+    out = tmp_path / "recalculated"
+    out.mkdir()
+    profile = tmp_path / f"lo-profile-{os.getpid()}"
+    proc = subprocess.run(
+        [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--calc",
+         "--convert-to", "xlsx", "--outdir", str(out), str(path)],
+        capture_output=True, text=True, timeout=180)
+    converted = out / path.name
+    assert proc.returncode == 0 and converted.exists(), proc.stdout + proc.stderr
+    return converted
+
+
+def test_sheets_and_defined_names(synthetic_disclosure, tmp_path):
+    wb = openpyxl.load_workbook(_write(synthetic_disclosure, tmp_path))
+    assert wb.sheetnames == ["About", "E1-6 Emissions", "E1-5 Energy", "Monthly by phase", "Ledger", "Factors",
+                             "Decisions", "Allocation", "Inputs", "Data quality"]
+    for name in DEFINED:
+        assert name in wb.defined_names, name
+    assert wb.calculation.fullCalcOnLoad is True
+
+
+def test_totals_are_live_formulas_over_ledger(synthetic_disclosure, tmp_path):
+    wb = openpyxl.load_workbook(_write(synthetic_disclosure, tmp_path))
+    ws = wb["E1-6 Emissions"]
+    for name in ("Scope2_LB", "Scope2_MB"):
+        cell = _named_cell(wb, name)
+        assert cell.data_type == "f" and cell.value.startswith("=SUMIFS(Ledger!"), cell.value
+        assert cell.number_format == "0.000"
+    labels = [ws.cell(row=r, column=1).value for r in range(1, ws.max_row + 1)]
+    cat1 = labels.index("Cat. 1 Purchased goods and services — cloud computing and data centre services") + 1
+    assert ws.cell(row=cat1, column=5).value.startswith("=SUMIFS(Ledger!")
+    assert "Cat. 8 Upstream leased assets" not in labels        # only categories present in the ledger
+    for name in ("Scope3_Total", "Total_LB", "Total_MB"):
+        cell = _named_cell(wb, name)
+        assert cell.data_type == "f" and cell.value.startswith("="), cell.value
+    own = _named_cell(wb, "Energy_OwnOps_MWh")
+    assert own.value.startswith("=SUMIFS(Ledger!") and "TRUE" in own.value
+
+    le = wb["Ledger"]
+    headers = [c.value for c in le[1]]
+    for h in ("factor LB (kg/kWh)", "factor MB (kg/kWh)", "emissions LB (kg CO2e)", "emissions MB (kg CO2e)"):
+        assert h in headers
+    f_lb = headers.index("factor LB (kg/kWh)") + 1
+    em_mb = headers.index("emissions MB (kg CO2e)") + 1
+    assert le.max_row == len(synthetic_disclosure.ledger) + 1
+    for r in range(2, le.max_row + 1):
+        assert le.cell(row=r, column=f_lb).value.startswith("=INDEX(FactorValues,MATCH(")
+        assert le.cell(row=r, column=em_mb).value.startswith("=")
+    assert le.freeze_panes == "B2" and le.auto_filter.ref
+
+    mo = wb["Monthly by phase"]
+    assert [c.value for c in mo[1]][1:1 + len(PHASE_KEYS)] == list(PHASE_KEYS)
+    assert mo["B2"].value.startswith("=SUMIFS(Ledger!")
+    assert len(mo._charts) == 1
+
+    inp = wb["Inputs"]
+    assert inp["I2"].value == "=E2=F2+G2"
+
+
+def test_hostile_text_is_text_not_formula(synthetic_disclosure, tmp_path):
+    path = _write(synthetic_disclosure, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    le = wb["Ledger"]
+    col = [c.value for c in le[1]].index("instance_type") + 1
+    cells = [le.cell(row=r, column=col) for r in range(2, le.max_row + 1)]
+    hostile = [c for c in cells if c.value == HOSTILE]
+    assert len(hostile) == 1
+    assert hostile[0].data_type == "s" and hostile[0].quotePrefix
+    # and in the XML itself: an inline string, no <f> element carrying it
+    with zipfile.ZipFile(path) as z:
+        names = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+        xml = "".join(z.read(n).decode() for n in names)
+    assert "<f>HYPERLINK" not in xml
+    assert '<is><t>=HYPERLINK("http://evil")</t></is>' in xml
+
+
+def test_other_formula_prefixes_stay_text(synthetic_disclosure, tmp_path):
+    d = synthetic_disclosure
+    tricky = ["+1+2", "-1+2", "@SUM(A1)", "\tx", "=1+1"]
+    d.ledger.loc[d.ledger.index[:len(tricky)], "project"] = tricky
+    wb = openpyxl.load_workbook(_write(d, tmp_path))
+    le = wb["Ledger"]
+    col = [c.value for c in le[1]].index("project") + 1
+    got = [le.cell(row=r, column=col) for r in range(2, 2 + len(tricky))]
+    assert [c.value for c in got] == tricky
+    assert all(c.data_type == "s" and c.quotePrefix for c in got)
+
+
+def test_write_twice_identical_bytes(synthetic_disclosure, tmp_path):
+    a = _write(synthetic_disclosure, tmp_path, "a.xlsx").read_bytes()
+    b = _write(synthetic_disclosure, tmp_path, "b.xlsx").read_bytes()
+    assert a == b
+
+
+def test_recalculated_values_match_hand_figures_and_summary(synthetic_disclosure, tmp_path):
+    d = synthetic_disclosure
+    converted = _recalculate(_write(d, tmp_path), tmp_path)
+    wb = openpyxl.load_workbook(converted, data_only=True)
+    approx = lambda x: pytest.approx(x, rel=1e-9, abs=1e-12)  # noqa: E731
+
+    v = {name: _named_cell(wb, name).value for name in
+         ("Scope2_LB", "Scope2_MB", "Scope3_Total", "Total_LB", "Total_MB", "Energy_OwnOps_MWh")}
+    # hand-computed in conftest's docstring
+    assert v["Scope2_LB"] == approx(0.350)
+    assert v["Scope2_MB"] == approx(0.270)
+    assert v["Scope3_Total"] == approx(0.045)
+    assert v["Total_LB"] == approx(0.395)
+    assert v["Total_MB"] == approx(0.315)
+    assert v["Energy_OwnOps_MWh"] == approx(1.75)
+    # and summary.json's figures
+    e = d.summary["emissions_tco2e"]
+    assert v["Scope2_LB"] == approx(e["scope2_location_based"])
+    assert v["Scope2_MB"] == approx(e["scope2_market_based"])
+    assert v["Scope3_Total"] == approx(e["scope3_total"])
+    assert v["Total_LB"] == approx(e["total_location_based"])
+    assert v["Total_MB"] == approx(e["total_market_based"])
+    assert v["Energy_OwnOps_MWh"] == approx(d.summary["energy_mwh"]["total_own_operations"])
+
+    # every compared line of E1-6 / E1-5 shows a zero difference to summary.json
+    for sheet, unit in (("E1-6 Emissions", "tCO2e"), ("E1-5 Energy", "MWh")):
+        ws = wb[sheet]
+        headers = [c.value for c in ws[1]]
+        val, ref = headers.index(unit) + 1, headers.index(f"summary.json ({unit})") + 1
+        compared = 0
+        for r in range(2, ws.max_row + 1):
+            expected = ws.cell(row=r, column=ref).value
+            if isinstance(expected, (int, float)):
+                assert ws.cell(row=r, column=val).value == approx(expected), (sheet, r)
+                compared += 1
+        assert compared >= 4
+
+    # monthly x phase table equals summary.json's by_month_phase
+    mo = wb["Monthly by phase"]
+    phases = [c.value for c in mo[1]][1:1 + len(PHASE_KEYS)]
+    for r in range(2, 2 + len(d.config.period.months())):
+        month = mo.cell(row=r, column=1).value
+        for j, p in enumerate(phases, start=2):
+            assert mo.cell(row=r, column=j).value == approx(d.summary["by_month_phase_tco2e"][month][p]), (month, p)
+
+    # ledger row formulas: factor by id, emissions = energy x factor
+    le = wb["Ledger"]
+    headers = [c.value for c in le[1]]
+    em_lb = headers.index("emissions LB (kg CO2e)") + 1
+    em_mb = headers.index("emissions MB (kg CO2e)") + 1
+    for r, (lb, mb) in enumerate(zip(d.ledger["emissions_lb_kg_co2e"], d.ledger["emissions_mb_kg_co2e"]), start=2):
+        assert le.cell(row=r, column=em_lb).value == approx(lb)
+        assert le.cell(row=r, column=em_mb).value == approx(mb)
+    col = headers.index("instance_type") + 1
+    assert HOSTILE in [le.cell(row=r, column=col).value for r in range(2, le.max_row + 1)]
+
+    assert all(c.value is True for c in wb["Inputs"]["I"][1:])
+
+
+def test_factor_mismatch_is_refused(synthetic_disclosure, tmp_path):
+    d = synthetic_disclosure
+    d.factors.loc[d.factors["factor_id"] == "test-GB", "value_kg_per_kwh"] = 0.25
+    with pytest.raises(ValueError, match="would not reproduce the ledger"):
+        write_xlsx(d, tmp_path / "x.xlsx")
