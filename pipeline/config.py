@@ -272,7 +272,7 @@ _FIX_HINTS = {
 def _format_errors(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         hint = _FIX_HINTS.get(err["type"])
         if err["type"] == "extra_forbidden":
@@ -317,5 +317,8 @@ def json_schema() -> dict:
     props = schema.get("properties", {})
     props.pop("base_dir", None)
     props.pop("config_path", None)
+    # the period also accepts the short form "2026-Q3" (parsed before validation)
+    props["period"] = {"anyOf": [{"type": "string", "pattern": r"^\d{4}-Q[1-4]$"}, {"$ref": "#/$defs/Period"}],
+                       "description": props["period"].get("description", "")}
     schema["title"] = "carbon-disclosure configuration (disclosure.yaml)"
     return schema

@@ -22,6 +22,7 @@ from pipeline import __version__
 from pipeline.activities import assign_contracts, cloud_slices, site_slices
 from pipeline.classify.scope import classify
 from pipeline.config import Config
+from pipeline.csv_output import write_csv
 from pipeline.emissions.calculate import apply_factors
 from pipeline.energy import cloud as cloud_energy
 from pipeline.energy import site as site_energy
@@ -148,13 +149,13 @@ def _write_outputs(d: Disclosure, stage: Path, extras: dict, validator: Validato
     from pipeline.report.pdf import write_pdf
     from pipeline.report.xlsx import write_xlsx
 
-    d.ledger.to_csv(stage / "ledger.csv", index=False, lineterminator="\n")
-    d.factors.to_csv(stage / "factors_used.csv", index=False, lineterminator="\n")
-    d.decisions.to_csv(stage / "classification_decisions.csv", index=False, lineterminator="\n")
+    write_csv(d.ledger, stage / "ledger.csv")
+    write_csv(d.factors, stage / "factors_used.csv")
+    write_csv(d.decisions, stage / "classification_decisions.csv")
     if not d.allocation.empty:
-        d.allocation.to_csv(stage / "site_allocation.csv", index=False, lineterminator="\n")
+        write_csv(d.allocation, stage / "site_allocation.csv")
     if not extras["job_keys"].empty:
-        extras["job_keys"].to_csv(stage / "job_allocation_keys.csv", index=False, lineterminator="\n")
+        write_csv(extras["job_keys"], stage / "job_allocation_keys.csv")
     (stage / "summary.json").write_text(json.dumps(d.summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     (stage / "methodology.md").write_text(
         "\n\n".join(f"## {h}\n\n{t}" for h, t in d.methodology) + "\n", encoding="utf-8")

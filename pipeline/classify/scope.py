@@ -11,6 +11,7 @@ activity row and in the report.
 | S2-colo-company-power-opcontrol       | colocation, company contracts / is metered for power | operational | Scope 2       |
 | S2-colo-finance-lease-fincontrol      | colocation, company power, finance lease           | financial   | Scope 2         |
 | S3-8-colo-operating-lease-fincontrol  | colocation, company power, operating lease         | financial   | Scope 3 Cat 8   |
+| S3-1-colo-service-fincontrol          | colocation, company power, no lease (service)      | financial   | Scope 3 Cat 1   |
 | S3-8-colo-bundled-power               | colocation, provider buys power, bundled in fee    | any         | Scope 3 Cat 8   |
 
 Only Scope 2 energy is "own operations" energy for ESRS E1-5.
@@ -56,6 +57,10 @@ def classify(contract: Contract, approach: str) -> Decision:
         return Decision("S2-colo-company-power-opcontrol", "2", "", True,
                         "Colocation where the company contracts / is metered for the electricity and runs its own "
                         "servers: under operational control the consumption is Scope 2.")
+    if contract.lease == "none":
+        return Decision("S3-1-colo-service-fincontrol", "3", "1", False,
+                        "Colocation bought as a service without a lease of identified space, under financial "
+                        "control: no leased asset; reported as purchased data centre services (Scope 3 Cat. 1).")
     if contract.lease == "finance":
         return Decision("S2-colo-finance-lease-fincontrol", "2", "", True,
                         "Colocation under a finance lease: under financial control the leased asset is the company's, "

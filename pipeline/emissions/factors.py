@@ -5,7 +5,8 @@ Location-based factor for a grid zone and reporting year:
 2. Otherwise the library row for the zone with the latest data year <= the reporting year.
    If only later years exist, the earliest later one is used and flagged ``factor_year_after_period``.
    A data year earlier than the reporting year is flagged ``factor_year_before_period`` (usual: factors lag).
-3. Generation-boundary rows are preferred over lifecycle rows of the same zone. A lifecycle factor used
+3. Generation-boundary rows are preferred over lifecycle rows of the zone, whatever their year (the year
+   rule then applies among them). A lifecycle factor used
    for Scope 2 is flagged ``lifecycle_factor_for_scope2`` and the report says so (it includes upstream
    emissions that belong in Scope 3 Cat. 3).
 No factor for a zone stops the run: a substituted factor would be invisible.
@@ -51,6 +52,11 @@ def override_row(o: FactorOverride) -> dict:
 def _pick(rows: pd.DataFrame, year: int) -> tuple[dict | None, list[str]]:
     if rows.empty:
         return None, []
+    # boundary first: a generation-boundary factor of any year beats a lifecycle one (Scope 2 must not
+    # include upstream emissions); then the year rule among the remaining rows
+    generation = rows[rows["boundary"] == "generation"]
+    if not generation.empty:
+        rows = generation
     rows = rows.assign(_gen=(rows["boundary"] != "generation").astype(int))
     earlier = rows[rows["data_year"] <= year]
     if not earlier.empty:

@@ -63,7 +63,8 @@ def check_meter_coverage(meters: pd.DataFrame, site: Site, bounds: PeriodBounds,
             first = mm["interval_start_utc"].min()
             last = mm["interval_end_utc"].max()
             span = f"{first:%Y-%m-%d %H:%M}Z..{last:%Y-%m-%d %H:%M}Z" if len(mm) else "no readings"
-            problems.append(f"meter {meter.id} at site {site.id} covers {share:.1%} of the period ({span})")
+            problems.append(f"meter {meter.id} at site {site.id} covers {share:.2%} of the period ({span}); "
+                            f"at least {MIN_METER_COVERAGE:.0%} is needed")
         elif covered < bounds.hours:
             notes.append({"site": site.id, "meter": meter.id, "missing_hours": round(bounds.hours - covered, 3),
                           "treatment": "not filled: the missing intervals add no energy"})

@@ -28,6 +28,11 @@ class RawTable:
 
     path: Path
     frame: pd.DataFrame
+    malformed: dict = None   # frame index -> reason, for rows whose field count differs from the header
+
+    def __post_init__(self) -> None:
+        if self.malformed is None:
+            self.malformed = {}
 
     @property
     def columns(self) -> list[str]:
@@ -63,15 +68,16 @@ def read_delimited(path: Path, *, delimiter: str = ",", what: str) -> RawTable:
                 raise InputError(f"the file is empty; expected a {what} with a header row", file=str(path),
                                  fix=f"export the {what} again, or remove the source from the config") from None
             header = [h.strip() for h in header]
-            rows, lines = [], []
+            rows, lines, malformed = [], [], {}
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if len(row) != len(header):
-                    raise InputError(
-                        f"has {len(row)} fields where the header has {len(header)}",
-                        file=str(path), row=reader.line_num,
-                        fix="the file may be truncated or edited; export it again")
+                    # kept (quarantined with the reason), never dropped: pad / fold into the header's width
+                    malformed[len(rows)] = (f"has {len(row)} fields where the header has {len(header)} "
+                                            "(truncated line or broken quoting)")
+                    row = (row + [""] * len(header))[:len(header)] if len(row) < len(header) else \
+                        row[:len(header) - 1] + [delimiter.join(row[len(header) - 1:])]
                 rows.append(row)
                 lines.append(reader.line_num)
     except UnicodeDecodeError as exc:
@@ -87,7 +93,7 @@ def read_delimited(path: Path, *, delimiter: str = ",", what: str) -> RawTable:
     frame = pd.DataFrame(rows, columns=header, dtype="string") if rows else pd.DataFrame(
         {h: pd.Series(dtype="string") for h in header})
     frame["source_row"] = pd.Series(lines, dtype="int64")
-    return RawTable(path=path, frame=frame)
+    return RawTable(path=path, frame=frame, malformed=malformed)
 
 
 def nullify(s: pd.Series) -> pd.Series:
@@ -100,7 +106,16 @@ def to_number(s: pd.Series) -> pd.Series:
     return pd.to_numeric(nullify(s), errors="coerce").astype("float64")
 
 
-_HAS_ZONE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_HAS_ZONE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_EARLIEST, _LATEST = pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01")
+
+
+def _in_range(ts: pd.Series) -> pd.Series:
+    """Parsed timestamps outside 1900..2200 are errors in the input, not dates: make them NaT
+    (they would also overflow nanosecond precision)."""
+    naive = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
+    ok = (naive >= _EARLIEST) & (naive < _LATEST)
+    return ts.where(ok).dt.as_unit("ns")
 
 
 def to_utc(s: pd.Series, *, assume_zone: str | None, fmt: str | None = None) -> pd.Series:
@@ -117,10 +132,10 @@ def to_utc(s: pd.Series, *, assume_zone: str | None, fmt: str | None = None) -> 
         return out
     zoned = s.str.contains(_HAS_ZONE, na=False)
     if zoned.any():
-        out[zoned] = pd.to_datetime(s[zoned], utc=True, errors="coerce", format=fmt or "ISO8601")
+        out[zoned] = _in_range(pd.to_datetime(s[zoned], utc=True, errors="coerce", format=fmt or "ISO8601"))
     naive = ~zoned & s.notna()
     if naive.any() and assume_zone is not None:
-        local = pd.to_datetime(s[naive], errors="coerce", format=fmt or "ISO8601")
+        local = _in_range(pd.to_datetime(s[naive], errors="coerce", format=fmt or "ISO8601"))
         if assume_zone.upper() == "UTC":
             out[naive] = local.dt.tz_localize("UTC")
         else:

@@ -29,10 +29,10 @@ REQUIRED = ["ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ConsumedQ
             "BilledCost", "BillingCurrency", "ServiceName", "RegionId", "BillingAccountId", "ProviderName"]
 
 _PROVIDERS = [
-    (re.compile(r"amazon|aws", re.I), "aws"),
-    (re.compile(r"microsoft|azure", re.I), "azure"),
-    (re.compile(r"google|gcp", re.I), "gcp"),
-    (re.compile(r"oracle|oci", re.I), "oracle"),
+    (re.compile(r"\b(amazon|aws)\b", re.I), "aws"),
+    (re.compile(r"\b(microsoft|azure)\b", re.I), "azure"),
+    (re.compile(r"\b(google|gcp)\b", re.I), "gcp"),
+    (re.compile(r"\b(oracle|oci)\b", re.I), "oracle"),
 ]
 _AWS_TYPE = re.compile(
     r"\b([a-z][a-z0-9-]*\d[a-z0-9-]*\.(?:nano|micro|small|medium|large|xlarge|\d+xlarge|metal(?:-\d+xl)?))\b")

@@ -73,7 +73,8 @@ def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: s
     gpus = jobs["AllocTRES"].map(gpu_from_tres)
     out["gpu_count"] = gpus.map(lambda g: g[0]).astype("float64")
     typed = gpus.map(lambda g: g[1])
-    out["gpu_model"] = typed.where(typed.notna(), default_gpu_model).astype("string")
+    out["gpu_model"] = pd.Series([t if isinstance(t, str) else default_gpu_model for t in typed],
+                                 index=jobs.index, dtype="string")
     out["duration_s"] = (out["end_utc"] - out["start_utc"]).dt.total_seconds()
     out["gpu_hours"] = out["gpu_count"] * out["duration_s"] / 3600.0
     if "ConsumedEnergyRaw" in jobs.columns:

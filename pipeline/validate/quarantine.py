@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.csv_output import write_csv
 from pipeline.sources._text import RawTable
 
 
@@ -30,6 +31,5 @@ def write_quarantine(out_dir: Path, source_id: str, raw: RawTable, index: pd.Ind
     q = pd.concat([q, rows.drop(columns=["source_row"])], axis=1)
     rel = Path("quarantine") / f"{safe_name(source_id)}.csv"
     target = out_dir / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    q.to_csv(target, index=False, lineterminator="\n")
+    write_csv(q, target)
     return rel.as_posix()

@@ -1,0 +1,384 @@
+"""The PDF disclosure: a :class:`~pipeline.result.Disclosure` rendered through ``templates/report.html.j2``.
+
+Headline figures come from ``d.summary`` only (the same document as summary.json); the breakdown tables are
+group sums over ``d.ledger`` and add up to the same totals. Nothing here computes an emission.
+
+Safety: the template autoescapes (project names, instance types, file paths are user-controlled text), and
+WeasyPrint may only read files inside ``templates/``: no network, no other file (:class:`TemplatesOnlyFetcher`).
+Determinism: no creation/modification date, a PDF identifier derived from the run, a fixed-salt SVG chart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import math
+import mimetypes
+import numbers
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from pipeline.errors import OutputError
+from pipeline.report.charts import PHASE_LABELS, monthly_phase_chart_svg
+from pipeline.report.summary import PHASE_KEYS
+from pipeline.result import Disclosure
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATE_NAME = "report.html.j2"
+STYLESHEET_NAME = "report.css"
+
+SCOPE3_CATEGORY_LABELS = {
+    "1": "Cat. 1 Purchased goods and services — cloud computing and data centre services",
+    "2": "Cat. 2 Capital goods",
+    "3": "Cat. 3 Fuel- and energy-related activities",
+    "8": "Cat. 8 Upstream leased assets",
+}
+
+CONSOLIDATION_LABELS = {
+    "operational_control": "Operational control",
+    "financial_control": "Financial control",
+}
+
+DQ_TITLES = {
+    "unestimated_billing": "Billing rows not turned into energy",
+    "defaults_used": "Defaults used",
+}
+
+DEFAULT_FLAG_LABELS = {
+    "utilisation_default": "Cloud utilisation assumed (default, not measured)",
+    "pue_provider_default": "Cloud PUE taken from the provider's published average",
+}
+
+
+class ResourceRefused(OutputError):
+    """The PDF renderer tried to load something outside the templates folder (network or another file)."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# formatting filters (presentation only: figures stay unrounded everywhere else)
+
+def _is_missing(value) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fixed(value, decimals: int) -> str:
+    if _is_missing(value):
+        return "—"
+    x = float(value)
+    if round(x, decimals) == 0:
+        x = 0.0  # never print "-0.000"
+    return f"{x:,.{decimals}f}"
+
+
+def t3(value) -> str:
+    """tCO2e with 3 decimals and thousands separators."""
+    return _fixed(value, 3)
+
+
+def mwh(value) -> str:
+    """MWh with 3 decimals and thousands separators."""
+    return _fixed(value, 3)
+
+
+def kwh(value) -> str:
+    """kWh with 1 decimal and thousands separators."""
+    return _fixed(value, 1)
+
+
+def money(value) -> str:
+    return _fixed(value, 2)
+
+
+def pct(fraction, decimals: int = 1) -> str:
+    """A share (0..1) as a percentage."""
+    if _is_missing(fraction):
+        return "—"
+    return f"{float(fraction) * 100:,.{decimals}f} %"
+
+
+def num(value, key: str = "") -> str:
+    """Generic number: integers with separators; by key: shares as %, money with 2 decimals; other floats 3."""
+    if _is_missing(value):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        k = key.lower()
+        if any(w in k for w in ("share", "fraction")):
+            return pct(value)
+        if any(w in k for w in ("cost", "amount", "spend")):
+            return money(value)
+        return _fixed(value, 3)
+    return str(value)
+
+
+def factor(value) -> str:
+    """An emission factor at full precision: at least 3 and at most 6 decimals, no trailing zeros beyond 3."""
+    if _is_missing(value):
+        return "—"
+    text = f"{float(value):,.6f}"
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0").ljust(3, "0")
+    return f"{whole}.{frac}"
+
+
+def txt(value) -> str:
+    """Text cell: missing or empty -> em dash, integral floats without '.0'."""
+    if _is_missing(value) or (isinstance(value, str) and not value.strip()):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def label(key: str) -> str:
+    return DQ_TITLES.get(key, str(key).replace("_", " ").capitalize())
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------------------------------------
+# context
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    out = []
+    for rec in df.to_dict("records"):
+        out.append({k: (None if _is_missing(v) else (v.item() if hasattr(v, "item") else v))
+                    for k, v in rec.items()})
+    return out
+
+
+def _keyed(ledger: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    led = ledger.copy()
+    for k in keys:
+        led[k] = led[k].astype("string").fillna("")
+    grouped = led.groupby(keys, sort=True, dropna=False).agg(
+        lb_t=("emissions_lb_kg_co2e", "sum"), mb_t=("emissions_mb_kg_co2e", "sum"),
+        energy_mwh=("energy_kwh", "sum"), cost=("cost", "sum")).reset_index()
+    for c in ("lb_t", "mb_t", "energy_mwh"):
+        grouped[c] = grouped[c] / 1000.0
+    return grouped
+
+
+def _totals(rows: list[dict]) -> dict:
+    return {c: sum(float(r[c]) for r in rows) for c in ("lb_t", "mb_t", "energy_mwh")}
+
+
+def breakdowns(ledger: pd.DataFrame) -> dict:
+    """Group sums of the ledger (tCO2e location- and market-based, MWh). Each adds up to the summary totals."""
+    by_contract = _records(_keyed(ledger, ["contract_id", "contract_kind", "site_or_region", "grid_zone",
+                                           "scope", "category"]))
+    phase_rows = {r["phase"]: r for r in _records(_keyed(ledger, ["phase"]))}
+    order = list(PHASE_KEYS) + sorted(set(phase_rows) - set(PHASE_KEYS))
+    by_phase = [phase_rows.get(p, {"phase": p, "lb_t": 0.0, "mb_t": 0.0, "energy_mwh": 0.0, "cost": 0.0})
+                for p in order]
+    by_project = _records(_keyed(ledger, ["project"]))
+    cloud = ledger[ledger["contract_kind"] == "cloud"]
+    by_instance = _records(_keyed(cloud, ["contract_id", "site_or_region", "service", "instance_type",
+                                          "cost_currency"]))
+    return {
+        "contract": {"rows": by_contract, "total": _totals(by_contract)},
+        "phase": {"rows": by_phase, "total": _totals(by_phase)},
+        "project": {"rows": by_project, "total": _totals(by_project)},
+        "instance": {"rows": by_instance, "total": _totals(by_instance)},
+    }
+
+
+def defaults_shares(ledger: pd.DataFrame, total_lb_t: float) -> list[dict]:
+    """Each default flag with the location-based tCO2e resting on it and its share of the total (ESRS 2 BP-2).
+
+    A row carrying two flags counts toward both, so shares need not add up to 100 %.
+    """
+    flags: dict[str, dict] = {}
+    for raw, lb_kg, e_kwh in zip(ledger["defaults_used"], ledger["emissions_lb_kg_co2e"], ledger["energy_kwh"]):
+        if _is_missing(raw) or not str(raw):
+            continue
+        for flag in sorted({f for f in str(raw).split(";") if f}):
+            slot = flags.setdefault(flag, {"flag": flag, "lb_t": 0.0, "energy_mwh": 0.0, "rows": 0})
+            slot["lb_t"] += float(lb_kg) / 1000.0
+            slot["energy_mwh"] += float(e_kwh) / 1000.0
+            slot["rows"] += 1
+    out = []
+    for flag in sorted(flags):
+        slot = flags[flag]
+        slot["label"] = DEFAULT_FLAG_LABELS.get(flag, "")
+        slot["share"] = slot["lb_t"] / total_lb_t if total_lb_t else None
+        out.append(slot)
+    return out
+
+
+def basis_shares(ledger: pd.DataFrame, total_lb_t: float) -> list[dict]:
+    """Location-based tCO2e by energy basis (metered / measured / estimated) and its share of the total."""
+    led = ledger.assign(energy_basis=ledger["energy_basis"].astype("string").fillna("(none)"))
+    sums = led.groupby("energy_basis", sort=True)["emissions_lb_kg_co2e"].sum()
+    return [{"basis": str(b), "lb_t": float(v) / 1000.0, "share": (float(v) / 1000.0 / total_lb_t) if total_lb_t else None}
+            for b, v in sums.items()]
+
+
+def factor_rows(d: Disclosure) -> list[dict]:
+    """Factor table rows, flagging lifecycle-boundary factors used on Scope 2 rows (Scope 2 is combustion only)."""
+    led = d.ledger
+    s2 = led[led["scope"] == "2"]
+    used_s2 = set(s2["factor_id_lb"].dropna().astype(str)) | set(s2["factor_id_mb"].dropna().astype(str))
+    rows = _records(d.factors)
+    for r in rows:
+        boundary = str(r.get("boundary") or "").lower()
+        r["used_scope2"] = str(r.get("factor_id")) in used_s2
+        r["lifecycle_scope2"] = r["used_scope2"] and ("lifecycle" in boundary or "life-cycle" in boundary
+                                                     or "life cycle" in boundary)
+    return rows
+
+
+def _month_rows(summary: dict) -> tuple[list[dict], dict]:
+    rows = []
+    for month, phases in (summary.get("by_month_phase_tco2e") or {}).items():
+        vals = {p: float(phases.get(p, 0.0) or 0.0) for p in PHASE_KEYS}
+        rows.append({"month": month, **vals, "total": sum(vals.values())})
+    total = {p: sum(r[p] for r in rows) for p in (*PHASE_KEYS, "total")}
+    return rows, total
+
+
+def pdf_identifier(d: Disclosure) -> bytes:
+    """A stable PDF /ID: the same run gives the same identifier."""
+    seed = "\x1f".join([d.run_id, d.config_sha256, d.code_version, d.factor_library_version])
+    return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32].encode("ascii")
+
+
+def context(d: Disclosure) -> dict:
+    s = d.summary
+    if not s:
+        raise ValueError("Disclosure.summary is empty: build it with pipeline.report.summary.build_summary first")
+    em = s["emissions_tco2e"]
+    month_rows, month_total = _month_rows(s)
+    inputs = [
+        {"source": i.source_id, "kind": i.kind, "path": i.path, "sha256": i.sha256, "rows_read": i.rows_read,
+         "rows_accepted": i.rows_accepted, "rows_quarantined": i.rows_quarantined,
+         "quarantine_file": i.quarantine_file, "notes": list(i.notes)}
+        for i in d.inputs
+    ]
+    scope3_rows = [{"category": c, "label": SCOPE3_CATEGORY_LABELS.get(str(c), f"Cat. {c}"), "value": v}
+                   for c, v in sorted(em["scope3_by_category"].items(), key=lambda kv: (len(kv[0]), kv[0]))]
+    return {
+        "d": d,
+        "s": s,
+        "em": em,
+        "energy": s["energy_mwh"],
+        "period": s["period"],
+        "entity": s["entity"],
+        "consolidation": CONSOLIDATION_LABELS.get(s["consolidation_approach"], s["consolidation_approach"]),
+        "run": s["run"],
+        "scope3_rows": scope3_rows,
+        "phase_keys": PHASE_KEYS,
+        "phase_labels": PHASE_LABELS,
+        "month_rows": month_rows,
+        "month_total": month_total,
+        "chart_svg": Markup(monthly_phase_chart_svg(s)),  # generated from numbers and fixed labels only
+        "bd": breakdowns(d.ledger),
+        "defaults": defaults_shares(d.ledger, em["total_location_based"]),
+        "bases": basis_shares(d.ledger, em["total_location_based"]),
+        "decisions": _records(d.decisions),
+        "allocation": _records(d.allocation),
+        "factors": factor_rows(d),
+        "inputs": inputs,
+        "failed": s["validation"]["failed_expectations"],
+        "validation": s["validation"],
+        "data_quality": d.data_quality or {},
+        "methodology": d.methodology,
+    }
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)),
+                      autoescape=select_autoescape(enabled_extensions=("html", "j2", "html.j2"),
+                                                   default_for_string=True, default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(t3=t3, mwh=mwh, kwh=kwh, pct=pct, num=num, txt=txt, money=money, factor=factor,
+                       label=label)
+    env.tests["number"] = _is_number
+    env.tests["mapping_list"] = lambda v: (isinstance(v, (list, tuple)) and len(v) > 0
+                                           and all(isinstance(x, dict) for x in v))
+    return env
+
+
+def render_html(d: Disclosure) -> str:
+    """The report as one HTML document (stylesheet linked as ``report.css`` relative to the templates folder)."""
+    return environment().get_template(TEMPLATE_NAME).render(**context(d))
+
+
+# --------------------------------------------------------------------------------------------------------
+# PDF
+
+def templates_only_fetcher(root: Path = TEMPLATES_DIR):
+    """A WeasyPrint URL fetcher that serves files inside ``root`` and refuses everything else."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    root = root.resolve()
+
+    class TemplatesOnlyFetcher(URLFetcher):
+        def __init__(self) -> None:
+            super().__init__(allowed_protocols={"file"}, allow_redirects=False, fail_on_errors=True)
+
+        def fetch(self, url, headers=None):  # noqa: ARG002 - signature fixed by WeasyPrint
+            parts = urlsplit(url)
+            if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+                raise ResourceRefused(f"the PDF renderer may not load '{url}'",
+                                      fix=f"reference only files inside {root}")
+            path = Path(unquote(parts.path)).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise ResourceRefused(f"the PDF renderer may not load '{url}' (not a file inside {root})",
+                                      fix=f"reference only files inside {root}")
+            ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return URLFetcherResponse(path.as_uri(), body=path.read_bytes(), headers={"Content-Type": ctype})
+
+    return TemplatesOnlyFetcher()
+
+
+@contextlib.contextmanager
+def _fixed_font_timestamps(d: Disclosure):
+    """Font subsets made with fontTools carry a 'modified' timestamp of *now* unless SOURCE_DATE_EPOCH is set
+    (reproducible-builds convention). Pin it (to the day after the period's end, UTC) while rendering, unless
+    the caller has set it. Process-wide while it lasts: do not render PDFs from several threads at once."""
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        yield
+        return
+    end = d.config.period.end + dt.timedelta(days=1)
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC).timestamp()))
+    try:
+        yield
+    finally:
+        os.environ.pop("SOURCE_DATE_EPOCH", None)
+
+
+def write_pdf(d: Disclosure, path: Path) -> None:
+    """Render ``d`` to a PDF file at ``path``."""
+    from weasyprint import HTML
+    from weasyprint.urls import FatalURLFetchingError
+
+    html = render_html(d)
+    fetcher = templates_only_fetcher()
+    try:
+        with _fixed_font_timestamps(d):
+            doc = HTML(string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher)
+            doc.write_pdf(Path(path), pdf_identifier=pdf_identifier(d))
+    except FatalURLFetchingError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ResourceRefused):
+            raise cause from None
+        raise ResourceRefused(str(exc)) from cause

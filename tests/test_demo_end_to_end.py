@@ -1,0 +1,226 @@
+"""The bundled demo quarter, end to end through the CLI, with expected figures recomputed here from the
+demo's input files with the csv module and the published coefficients - not copied from the output.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "examples" / "demo"
+EVIDENCE = ROOT / "evidence"
+REL = 1e-9
+
+
+def _csv(path: Path, delimiter=",") -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter=delimiter))
+
+
+def _evidence(rel: str, key: str) -> dict:
+    return {r[key]: r for r in _csv(EVIDENCE / rel)}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> tuple[Path, dict, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("demo") / "pack"
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "demo", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    return out, summary, proc
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return yaml.safe_load((DEMO / "disclosure.yaml").read_text())
+
+
+def _grid_factor(zone: str) -> float:
+    """GB: the UK government's generation-boundary factor is preferred over lifecycle rows (our rule)."""
+    rows = [r for r in _csv(EVIDENCE / "factors" / "grid_location.csv")
+            if r["zone"] == zone and r["boundary"] == "generation" and int(r["data_year"]) <= 2026]
+    best = max(rows, key=lambda r: int(r["data_year"]))
+    return float(best["value_kg_per_kwh"])
+
+
+def test_cli_prints_pdf_and_xlsx_paths(demo_run):
+    out, _, proc = demo_run
+    assert f"PDF:     {out / 'disclosure.pdf'}" in proc.stdout
+    assert f"XLSX:    {out / 'disclosure.xlsx'}" in proc.stdout
+    for name in ("disclosure.pdf", "disclosure.xlsx", "summary.json", "manifest.json", "ledger.csv",
+                 "factors_used.csv", "classification_decisions.csv"):
+        assert (out / name).is_file(), name
+    assert (out / "validation" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").is_file()
+
+
+def test_site_energy_is_metered_kwh_times_pue(demo_run, config):
+    _, s, _ = demo_run
+    rows = _csv(DEMO / "data" / "meters" / "lon-colo-1_2026Q3.csv")
+    to_kwh = {"kWh": 1.0, "Wh": 0.001}
+    it_kwh = sum(float(r["energy"]) * to_kwh[r["unit"]] for r in rows)
+    pue = config["sites"][0]["pue"]
+    assert s["energy_mwh"]["total_own_operations"] == pytest.approx(it_kwh * pue / 1000, rel=REL)
+    assert s["energy_mwh"]["by_site"]["lon-colo-1"] == pytest.approx(it_kwh * pue / 1000, rel=REL)
+
+
+def test_scope2_location_and_market_based(demo_run, config):
+    _, s, _ = demo_run
+    rows = _csv(DEMO / "data" / "meters" / "lon-colo-1_2026Q3.csv")
+    facility_kwh = sum(float(r["energy"]) * {"kWh": 1.0, "Wh": 0.001}[r["unit"]] for r in rows) * config["sites"][0]["pue"]
+    gb = _grid_factor("GB")
+    e = s["emissions_tco2e"]
+    assert e["scope2_location_based"] == pytest.approx(facility_kwh * gb / 1000, rel=REL)
+    # the GO certificate is GB market, 2026 vintage, retired: covers its MWh at 0 kg/kWh; the rest has no
+    # supplier rate and no residual mix shipped -> grid average as the stated last resort
+    go_kwh = config["contracts"][1]["certificates"][0]["mwh"] * 1000
+    assert e["scope2_market_based"] == pytest.approx((facility_kwh - go_kwh) * gb / 1000, rel=REL)
+    assert e["scope2_market_based"] < e["scope2_location_based"]
+
+
+def test_scope3_cat1_cloud_estimate(demo_run, config):
+    """Re-perform the cloud estimate: per instance-hour, (GPUs x (min + 0.5 (max-min)) + vCPUs x (min + 0.5 (max-min))) W
+    + memory GiB x 0.000392 kWh, x AWS PUE, x the region's grid factor."""
+    _, s, _ = demo_run
+    inst = {r["instance_type"]: r for r in _csv(EVIDENCE / "hardware" / "instances.csv") if r["provider"] == "aws"}
+    acc = _evidence("hardware/accelerators.csv", "accelerator_model")
+    cpu = _evidence("hardware/cpu_power.csv", "cpu_family")
+    pue = float(_evidence("hardware/pue.csv", "provider")["aws"]["pue"])
+    mem = float(_evidence("hardware/constants.csv", "name")["memory_kwh_per_gb_hour"]["value"])
+    zone = {r["region"]: r["grid_zone"] for r in _csv(EVIDENCE / "factors" / "cloud_regions.csv") if r["provider"] == "aws"}
+    u = 0.5
+    kg = kwh_total = 0.0
+    for r in _csv(DEMO / "data" / "billing" / "aws_focus_2026Q3.csv"):
+        if r["ChargeCategory"] != "Usage" or r["ConsumedUnit"] != "Hours":
+            continue
+        try:
+            hours = float(r["ConsumedQuantity"])
+            dt.datetime.fromisoformat(r["ChargePeriodStart"].replace("Z", "+00:00"))
+        except ValueError:
+            continue  # the two deliberately broken rows are quarantined
+        spec = inst[r["SkuMeter"].split(":")[1]]
+        w = 0.0
+        if int(spec["accelerator_count"]):
+            a = acc[spec["accelerator_model"]]
+            w += int(spec["accelerator_count"]) * (float(a["min_w"]) + u * (float(a["max_w"]) - float(a["min_w"])))
+        c = cpu[spec["cpu_family"]]
+        w += int(spec["vcpus"]) * (float(c["min_w_per_vcpu"]) + u * (float(c["max_w_per_vcpu"]) - float(c["min_w_per_vcpu"])))
+        kwh = (w / 1000 * hours + float(spec["memory_gib"]) * hours * mem) * pue
+        kwh_total += kwh
+        kg += kwh * _grid_factor(zone[r["RegionId"]])
+    e = s["emissions_tco2e"]
+    assert s["energy_mwh"]["cloud_estimated_value_chain"] == pytest.approx(kwh_total / 1000, rel=REL)
+    assert e["scope3_by_category"]["1"] == pytest.approx(kg / 1000, rel=REL)
+    assert e["scope3_total"] == pytest.approx(kg / 1000, rel=REL)
+    assert "8" not in e["scope3_by_category"]  # operational control: the colocation is Scope 2
+
+
+def test_totals_add_up(demo_run):
+    _, s, _ = demo_run
+    e = s["emissions_tco2e"]
+    assert e["scope1"] == 0.0
+    assert e["total_location_based"] == pytest.approx(e["scope1"] + e["scope2_location_based"] + e["scope3_total"], rel=REL)
+    assert e["total_market_based"] == pytest.approx(e["scope1"] + e["scope2_market_based"] + e["scope3_total"], rel=REL)
+    assert sum(s["by_phase_tco2e"].values()) == pytest.approx(e["total_location_based"], rel=REL)
+    assert sum(sum(m.values()) for m in s["by_month_phase_tco2e"].values()) == pytest.approx(e["total_location_based"], rel=REL)
+    assert sum(s["by_phase_market_based_tco2e"].values()) == pytest.approx(e["total_market_based"], rel=REL)
+
+
+def test_row_accounting_and_quarantine(demo_run):
+    out, s, _ = demo_run
+    by_source = {i["source"]: i for i in s["inputs"]}
+    for i in s["inputs"]:
+        assert i["rows_read"] == i["rows_accepted"] + i["rows_quarantined"]
+    # rows read = data lines of each file, counted here
+    billing = _csv(DEMO / "data" / "billing" / "aws_focus_2026Q3.csv")
+    sacct = _csv(DEMO / "data" / "slurm" / "lon-colo-1_sacct_2026Q3.txt", delimiter="|")
+    meters = _csv(DEMO / "data" / "meters" / "lon-colo-1_2026Q3.csv")
+    assert by_source["aws-focus"]["rows_read"] == len(billing)
+    assert by_source["lon-colo-1-sacct"]["rows_read"] == len(sacct)
+    assert by_source["lon-colo-1-meters"]["rows_read"] == len(meters)
+    # exactly the two deliberately broken billing rows are quarantined, with their reasons
+    q = _csv(out / "quarantine" / "aws-focus.csv")
+    assert sorted(r["ConsumedQuantity"] for r in q) == sorted(
+        r["ConsumedQuantity"] for r in billing if r["ConsumedQuantity"] == "twenty-four" or r["ChargePeriodStart"].startswith("31/08"))
+    reasons = " | ".join(r["reasons"] for r in q)
+    assert "ConsumedQuantity is missing or not a number" in reasons
+    assert "ChargePeriodStart is missing or not a timestamp" in reasons
+    assert by_source["lon-colo-1-sacct"]["rows_quarantined"] == 0
+    assert s["validation"]["rows_quarantined"] == 2
+
+
+def _sacct_gpu_hours_by_month(phase_prefix: str) -> dict[str, float]:
+    zone = ZoneInfo("Europe/London")
+    start_p = dt.datetime(2026, 7, 1, tzinfo=zone)
+    end_p = dt.datetime(2026, 10, 1, tzinfo=zone)
+    months = [(f"2026-{m:02d}", dt.datetime(2026, m, 1, tzinfo=zone), dt.datetime(2026, m + 1, 1, tzinfo=zone)) for m in (7, 8, 9)]
+    out = {m: 0.0 for m, _, _ in months}
+    for r in _csv(DEMO / "data" / "slurm" / "lon-colo-1_sacct_2026Q3.txt", delimiter="|"):
+        if "." in r["JobID"] or not r["JobName"].startswith(phase_prefix) or r["Start"] in ("None", "Unknown"):
+            continue
+        gpus = int(r["AllocTRES"].split("gres/gpu=")[1].split(",")[0])
+        s = dt.datetime.fromisoformat(r["Start"]).replace(tzinfo=zone)
+        e = end_p if r["End"] == "Unknown" else dt.datetime.fromisoformat(r["End"]).replace(tzinfo=zone)
+        for m, ms, me in months:
+            lo, hi = max(s, ms, start_p), min(e, me, end_p)
+            if hi > lo:
+                out[m] += gpus * (hi - lo).total_seconds() / 3600
+    return out
+
+
+def test_fine_tuning_spike_is_in_august(demo_run):
+    """The demo's large fine-tuning run is in August: GPU-hours from sacct (computed here) and the reported
+    monthly fine-tuning emissions both peak there."""
+    _, s, _ = demo_run
+    gpu_h = _sacct_gpu_hours_by_month("ft-")
+    assert max(gpu_h, key=gpu_h.get) == "2026-08"
+    ft = {m: v["fine_tuning"] for m, v in s["by_month_phase_tco2e"].items()}
+    assert max(ft, key=ft.get) == "2026-08"
+    assert ft["2026-08"] > 5 * ft["2026-07"]
+
+
+def test_job_allocation_never_exceeds_meter_and_unallocated_is_shown(demo_run):
+    out, s, _ = demo_run
+    alloc = _csv(out / "site_allocation.csv")
+    assert [a["month"] for a in alloc] == ["2026-07", "2026-08", "2026-09"]
+    for a in alloc:
+        assert float(a["allocated_kwh"]) + float(a["unallocated_kwh"]) == pytest.approx(float(a["facility_kwh"]), rel=REL)
+        assert float(a["unallocated_kwh"]) >= 0
+    assert s["by_phase_tco2e"]["unallocated"] > 0
+
+
+def test_ledger_reperforms_every_total(demo_run):
+    """ledger.csv alone (energy x factor) reproduces summary.json."""
+    out, s, _ = demo_run
+    ledger = _csv(out / "ledger.csv")
+    lb = sum(float(r["energy_kwh"]) * float(r["factor_lb_kg_per_kwh"]) for r in ledger if r["scope"] == "2")
+    mb = sum(float(r["energy_kwh"]) * float(r["factor_mb_kg_per_kwh"]) for r in ledger if r["scope"] == "2")
+    assert s["emissions_tco2e"]["scope2_location_based"] == pytest.approx(lb / 1000, rel=REL)
+    assert s["emissions_tco2e"]["scope2_market_based"] == pytest.approx(mb / 1000, rel=REL)
+    factors = {r["factor_id"]: float(r["value_kg_per_kwh"]) for r in _csv(out / "factors_used.csv")}
+    for r in ledger:
+        assert float(r["factor_lb_kg_per_kwh"]) == factors[r["factor_id_lb"]]
+        assert float(r["factor_mb_kg_per_kwh"]) == factors[r["factor_id_mb"]]
+
+
+def test_manifest_hashes_inputs_and_files(demo_run):
+    import hashlib
+
+    out, s, _ = demo_run
+    m = json.loads((out / "manifest.json").read_text())
+    for i in m["inputs"]:
+        assert i["sha256"] == hashlib.sha256((DEMO / i["path"]).read_bytes()).hexdigest()
+    for f in m["files"]:
+        assert f["sha256"] == hashlib.sha256((out / f["path"]).read_bytes()).hexdigest()
+    assert m["config_sha256"] == hashlib.sha256((DEMO / "disclosure.yaml").read_bytes()).hexdigest()
+    assert s["run"]["config_sha256"] == m["config_sha256"]
+    assert m["factor_library_version"] == (EVIDENCE / "VERSION").read_text().strip()
