@@ -148,7 +148,10 @@ class Site(_Strict):
     pue: float = Field(ge=1.0, le=3.0, description="Facility PUE applied to IT-load meters.")
     pue_source: str = Field("operator statement", description="Where the PUE comes from.")
     meters: list[Meter] = Field(default_factory=list)
-    gpu_model: str | None = Field(None, description="Default accelerator model of the site's GPU nodes (e.g. H100-SXM).")
+    gpu_model: str | None = Field(None, description="Accelerator model (hardware catalogue name, e.g. H100-SXM) of jobs whose AllocTRES has no typed GPU.")
+    gres_gpu_types: dict[str, str] = Field(
+        default_factory=dict,
+        description="Slurm typed GPU names -> hardware catalogue models, e.g. {h100: H100-SXM}; a typed name not listed is kept as it is (and flagged if unknown).")
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
 

@@ -97,7 +97,8 @@ def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: 
     elif src.kind == "slurm_sacct":
         site = cfg.site(src.site)
         frame, n_steps = slurm_sacct.to_canonical(raw, source_label=label, site_id=site.id, site_zone=site.timezone,
-                                                 default_gpu_model=src.gpu_model or site.gpu_model)
+                                                 default_gpu_model=src.gpu_model or site.gpu_model,
+                                                 gres_gpu_types=site.gres_gpu_types)
         step_rows = raw.frame.index.difference(frame.index)
         if n_steps:
             notes.append(f"{n_steps} job-step row(s) (.batch/.extern/...) folded into their jobs; step energy never summed")

@@ -27,6 +27,7 @@ from pipeline.emissions.calculate import apply_factors
 from pipeline.energy import cloud as cloud_energy
 from pipeline.energy import site as site_energy
 from pipeline.errors import OutputError
+from pipeline.flags import defaults_shares
 from pipeline.evidence import load_library
 from pipeline.ingest import Ingested, ingest_all
 from pipeline.period import bounds as period_bounds
@@ -77,7 +78,8 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
             slices.append(cs)
 
     # --- sites: meters + jobs -> allocated slices
-    board = dict(zip(lib.accelerators["accelerator_model"], lib.accelerators["board_power_w"]))
+    board = {str(m).upper(): w for m, w in zip(lib.accelerators["accelerator_model"], lib.accelerators["board_power_w"])
+             if pd.notna(w)}
     alloc_tables, job_keys_all, meter_gaps = [], [], []
     for site in cfg.sites:
         contract = cfg.contract_for_site(site.id)
@@ -116,8 +118,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     config_sha = _config_sha(cfg)
     run_id = hashlib.sha256("|".join(
         [config_sha, __version__, lib.version] + [i.report.sha256 for i in ingested]).encode()).hexdigest()[:16]
-    total_lb = float(ledger["emissions_lb_kg_co2e"].sum())
-    defaults = _defaults_share(ledger, total_lb)
+    defaults = defaults_shares(ledger)
     data_quality = {
         "unestimated_billing": unestimated,
         "defaults_used": defaults,
@@ -132,17 +133,6 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     d.summary = build_summary(d)
     extras = {"job_keys": pd.concat(job_keys_all, ignore_index=True) if job_keys_all else pd.DataFrame()}
     return d, ingested, validator, extras
-
-
-def _defaults_share(ledger: pd.DataFrame, total_lb: float) -> list[dict]:
-    shares: dict[str, float] = {}
-    for flags, kg in zip(ledger["defaults_used"], ledger["emissions_lb_kg_co2e"]):
-        for f in (flags or "").split(";"):
-            if f:
-                shares[f] = shares.get(f, 0.0) + float(kg)
-    return [{"flag": f, "tco2e_location_based": kg / 1000.0,
-             "share_of_total_location_based": (kg / total_lb) if total_lb else 0.0}
-            for f, kg in sorted(shares.items())]
 
 
 def _write_outputs(d: Disclosure, stage: Path, extras: dict, validator: Validator) -> None:

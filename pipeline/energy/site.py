@@ -91,7 +91,7 @@ def job_month_keys(jobs: pd.DataFrame, bounds: PeriodBounds, board_power_w: dict
         phase, rule_id = match_phase(rules, job_name=j.job_name, account=j.account, partition=j.partition)
         project = getattr(j, project_field) if project_field != "none" else ""
         measured = not pd.isna(j.energy_kwh)
-        bp = board_power_w.get(j.gpu_model) if isinstance(j.gpu_model, str) else None
+        bp = board_power_w.get(j.gpu_model.upper()) if isinstance(j.gpu_model, str) else None
         for month, m_start, m_end in bounds.month_edges():
             s, e = max(start, m_start), min(end, m_end)
             overlap = (e - s).total_seconds()

@@ -24,6 +24,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from pipeline import flags
 from pipeline.errors import OutputError
 from pipeline.report.charts import PHASE_LABELS, monthly_phase_chart_svg
 from pipeline.report.summary import PHASE_KEYS
@@ -50,10 +51,6 @@ DQ_TITLES = {
     "defaults_used": "Defaults used",
 }
 
-DEFAULT_FLAG_LABELS = {
-    "utilisation_default": "Cloud utilisation assumed (default, not measured)",
-    "pue_provider_default": "Cloud PUE taken from the provider's published average",
-}
 
 
 class ResourceRefused(OutputError):
@@ -114,7 +111,7 @@ def num(value, key: str = "") -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, numbers.Integral):
-        return f"{int(value):,}"
+        return str(int(value)) if "year" in key.lower() else f"{int(value):,}"
     if isinstance(value, numbers.Real):
         k = key.lower()
         if any(w in k for w in ("share", "fraction")):
@@ -201,27 +198,11 @@ def breakdowns(ledger: pd.DataFrame) -> dict:
     }
 
 
-def defaults_shares(ledger: pd.DataFrame, total_lb_t: float) -> list[dict]:
-    """Each default flag with the location-based tCO2e resting on it and its share of the total (ESRS 2 BP-2).
-
-    A row carrying two flags counts toward both, so shares need not add up to 100 %.
-    """
-    flags: dict[str, dict] = {}
-    for raw, lb_kg, e_kwh in zip(ledger["defaults_used"], ledger["emissions_lb_kg_co2e"], ledger["energy_kwh"]):
-        if _is_missing(raw) or not str(raw):
-            continue
-        for flag in sorted({f for f in str(raw).split(";") if f}):
-            slot = flags.setdefault(flag, {"flag": flag, "lb_t": 0.0, "energy_mwh": 0.0, "rows": 0})
-            slot["lb_t"] += float(lb_kg) / 1000.0
-            slot["energy_mwh"] += float(e_kwh) / 1000.0
-            slot["rows"] += 1
-    out = []
-    for flag in sorted(flags):
-        slot = flags[flag]
-        slot["label"] = DEFAULT_FLAG_LABELS.get(flag, "")
-        slot["share"] = slot["lb_t"] / total_lb_t if total_lb_t else None
-        out.append(slot)
-    return out
+def defaults_shares(d: Disclosure) -> list[dict]:
+    """The run's default flags (pipeline.flags) in the shape the template shows."""
+    return [{"flag": f["flag"], "label": f["meaning"], "rows": f["ledger_rows"], "energy_mwh": f["energy_mwh"],
+             "lb_t": f["tco2e_location_based"], "share": f["share_of_total_location_based"]}
+            for f in flags.defaults_shares(d.ledger)]
 
 
 def basis_shares(ledger: pd.DataFrame, total_lb_t: float) -> list[dict]:
@@ -291,7 +272,7 @@ def context(d: Disclosure) -> dict:
         "month_total": month_total,
         "chart_svg": Markup(monthly_phase_chart_svg(s)),  # generated from numbers and fixed labels only
         "bd": breakdowns(d.ledger),
-        "defaults": defaults_shares(d.ledger, em["total_location_based"]),
+        "defaults": defaults_shares(d),
         "bases": basis_shares(d.ledger, em["total_location_based"]),
         "decisions": _records(d.decisions),
         "allocation": _records(d.allocation),
@@ -299,7 +280,8 @@ def context(d: Disclosure) -> dict:
         "inputs": inputs,
         "failed": s["validation"]["failed_expectations"],
         "validation": s["validation"],
-        "data_quality": d.data_quality or {},
+        # defaults are shown with the methodology; the rest of data_quality is rendered generically
+        "data_quality": {k: v for k, v in (d.data_quality or {}).items() if k != "defaults_used"},
         "methodology": d.methodology,
     }
 

@@ -41,7 +41,7 @@ def emissions_block(ledger: pd.DataFrame) -> dict:
 
 
 def _by_phase(ledger: pd.DataFrame, column: str) -> dict:
-    sums = ledger.groupby("phase")[column].sum()
+    sums = ledger.groupby("phase", dropna=False)[column].sum()
     return {p: _t(sums.get(p, 0.0)) for p in PHASE_KEYS}
 
 
@@ -49,8 +49,8 @@ def build_summary(d) -> dict:  # d: pipeline.result.Disclosure
     cfg, ledger = d.config, d.ledger
     own = ledger[ledger["own_operations"]]
     # energy is counted once per activity slice; market-based instrument splits do not duplicate energy
-    by_site = {str(k): _mwh(v) for k, v in own.groupby("site_or_region")["energy_kwh"].sum().sort_index().items()}
-    by_basis = {str(k): _mwh(v) for k, v in ledger.groupby("energy_basis")["energy_kwh"].sum().sort_index().items()}
+    by_site = {str(k): _mwh(v) for k, v in own.groupby("site_or_region", dropna=False)["energy_kwh"].sum().sort_index().items()}
+    by_basis = {str(k): _mwh(v) for k, v in ledger.groupby("energy_basis", dropna=False)["energy_kwh"].sum().sort_index().items()}
     cloud = ledger[ledger["contract_kind"] == "cloud"]
     months = cfg.period.months()
     by_month = {}

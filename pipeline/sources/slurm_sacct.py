@@ -4,7 +4,8 @@ Traps handled:
 - Job steps (``1234.batch``, ``1234.extern``, ``1234.0``) repeat the job's energy: only the job allocation
   row is kept; step rows are counted as read and folded into their job, never summed.
 - ``AllocTRES`` may list ``gres/gpu:h100=8`` *and* ``gres/gpu=8`` for the same GPUs: the untyped count wins;
-  typed counts are summed only when no untyped entry exists. The typed name gives the GPU model.
+  typed counts are summed only when no untyped entry exists. The typed name gives the GPU model, mapped to
+  the hardware catalogue by the site's ``gres_gpu_types``; jobs with no typed GPU take the site's ``gpu_model``.
 - Times have no zone: they are in the site's time zone (config ``sites[].timezone``).
   ``Start=None`` (never started) and ``End=Unknown`` (still running) are kept and flagged.
 - ``ConsumedEnergyRaw`` is node energy in joules (IPMI/RAPL), only meaningful for exclusive allocations;
@@ -49,7 +50,8 @@ def is_step(job_id: object) -> bool:
 
 
 def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: str,
-                 default_gpu_model: str | None) -> tuple[pd.DataFrame, int]:
+                 default_gpu_model: str | None, gres_gpu_types: dict[str, str] | None = None
+                 ) -> tuple[pd.DataFrame, int]:
     """Returns (job frame of allocation rows only, number of step rows folded into their jobs)."""
     f = raw.frame
     steps = f["JobID"].map(is_step).astype(bool)
@@ -73,7 +75,8 @@ def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: s
     gpus = jobs["AllocTRES"].map(gpu_from_tres)
     out["gpu_count"] = gpus.map(lambda g: g[0]).astype("float64")
     typed = gpus.map(lambda g: g[1])
-    out["gpu_model"] = pd.Series([t if isinstance(t, str) else default_gpu_model for t in typed],
+    types = gres_gpu_types or {}
+    out["gpu_model"] = pd.Series([types.get(t, t) if isinstance(t, str) else default_gpu_model for t in typed],
                                  index=jobs.index, dtype="string")
     out["duration_s"] = (out["end_utc"] - out["start_utc"]).dt.total_seconds()
     out["gpu_hours"] = out["gpu_count"] * out["duration_s"] / 3600.0

@@ -93,7 +93,7 @@ def test_breakdowns_add_up_to_summary(synthetic_disclosure):
 
 def test_defaults_share_of_location_based_total(synthetic_disclosure):
     d = synthetic_disclosure
-    shares = {f["flag"]: f for f in defaults_shares(d.ledger, d.summary["emissions_tco2e"]["total_location_based"])}
+    shares = {f["flag"]: f for f in defaults_shares(d)}
     # utilisation_default on both cloud rows: (100 + 50) kWh x 0.3 = 45 kg of 395 kg
     assert shares["utilisation_default"]["share"] == pytest.approx(45 / 395, rel=1e-12)
     # pue_provider_default on the 100 kWh row only: 30 kg of 395 kg

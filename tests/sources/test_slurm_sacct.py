@@ -177,6 +177,19 @@ def test_typed_model_kept_and_default_fills_the_rest(tmp_path):
     assert frame["gpu_model"].tolist() == ["a100", "H100-SXM"]
 
 
+def test_typed_names_mapped_through_gres_gpu_types(tmp_path):
+    p = _write(tmp_path / "s.txt", [
+        "1|1|j|a|p|COMPLETED|2026-07-01T10:00:00|2026-07-01T11:00:00|gres/gpu:h100=8,gres/gpu=8|",
+        "2|2|j|a|p|COMPLETED|2026-07-01T10:00:00|2026-07-01T11:00:00|gres/gpu:a100=2,gres/gpu=2|",
+        "3|3|j|a|p|COMPLETED|2026-07-01T10:00:00|2026-07-01T11:00:00|gres/gpu=1|",
+    ])
+    frame, _ = slurm_sacct.to_canonical(slurm_sacct.read_raw(p), source_label="s.txt", site_id="s1",
+                                        site_zone="UTC", default_gpu_model="L40S",
+                                        gres_gpu_types={"h100": "H100-SXM"})
+    # mapped, unmapped typed name kept as is, untyped takes the site's model
+    assert frame["gpu_model"].tolist() == ["H100-SXM", "a100", "L40S"]
+
+
 @pytest.mark.parametrize("tres", ["gres/gpu=2", "cpu=4,mem=8G"])
 def test_default_gpu_model_when_no_row_is_typed(tmp_path, tres):
     p = _write(tmp_path / "s.txt", [f"1|1|j|a|p|COMPLETED|2026-07-01T10:00:00|2026-07-01T11:00:00|{tres}|"])

@@ -1,0 +1,45 @@
+"""Default and fallback flags carried on ledger rows (``defaults_used``), with what each one means.
+
+A flag marks a figure that rests on an assumption or a fallback rather than on the inputs alone. Aggregation
+ORs them, so "this total rests on an assumption" survives into the report (ESRS 2 BP-2).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+MEANINGS = {
+    "utilisation_default": "Cloud utilisation assumed at the default (not measured, not stated in the contract)",
+    "pue_provider_default": "Cloud PUE taken from the provider's published average (not region-specific)",
+    "power_model_ccf_linear": "Cloud energy estimated with the linear min/max power model (Cloud Carbon Footprint coefficients)",
+    "factor_year_before_period": "Grid factor's data year is earlier than the reporting year (latest published)",
+    "factor_year_after_period": "Only a grid factor for a later year than the reporting year exists; it was used",
+    "factor_user_override": "Factor supplied by the user in the config (factor_overrides), with its citation",
+    "lifecycle_factor_for_scope2": "Scope 2 used a lifecycle factor (includes upstream emissions) - no generation factor exists",
+    "mb_grid_average_fallback": "Market-based: no instrument, supplier rate or residual mix - grid average used as last resort",
+    "job_energy_board_power": "Job's share of the site meter keyed on GPU-hours x board power (no measured job energy)",
+    "job_gpu_model_unknown": "Job's GPU model is not in the hardware catalogue: it could not take a share of the meter",
+    "job_end_unknown_clipped_to_period_end": "Job still running (End=Unknown): counted up to the period end",
+    "job_keys_scaled_to_meter": "Job keys exceeded the metered energy and were scaled down to it",
+    "site_energy_from_job_estimates": "No meter for the site: energy is the jobs' estimate x PUE",
+}
+
+
+def meaning(flag: str) -> str:
+    return MEANINGS.get(flag, "")
+
+
+def defaults_shares(ledger: pd.DataFrame) -> list[dict]:
+    """Each flag with the ledger rows, energy and location-based tCO2e resting on it, and its share of the
+    total. A row carrying two flags counts toward both, so shares need not add up to 100 %."""
+    total_kg = float(ledger["emissions_lb_kg_co2e"].sum())
+    acc: dict[str, list[float]] = {}
+    for raw, kg, kwh in zip(ledger["defaults_used"], ledger["emissions_lb_kg_co2e"], ledger["energy_kwh"]):
+        for flag in sorted({f for f in str(raw or "").split(";") if f and f != "<NA>"}):
+            slot = acc.setdefault(flag, [0, 0.0, 0.0])
+            slot[0] += 1
+            slot[1] += float(kwh)
+            slot[2] += float(kg)
+    return [{"flag": f, "meaning": meaning(f), "ledger_rows": n, "energy_mwh": kwh / 1000.0,
+             "tco2e_location_based": kg / 1000.0, "share_of_total_location_based": (kg / total_kg) if total_kg else 0.0}
+            for f, (n, kwh, kg) in sorted(acc.items())]
