@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-OUT    ?= $(CURDIR)/out/demo
+OUT    ?= $(or $(TMPDIR),/tmp)/carbon-disclosure-demo
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
@@ -24,13 +24,18 @@ $(STAMP_DEV): pyproject.toml | $(PY)
 install: $(STAMP_RUN)
 install-dev: $(STAMP_DEV)
 
-# poppler-utils (pdftotext / pdftoppm) lets the tests read the rendered PDF like a person would.
-# Installed only when missing, and only where apt-get is available and we are root.
+# Tools the tests use to look at outputs the way people do: poppler-utils (pdftotext / pdftoppm) reads
+# the PDF; LibreOffice Calc recalculates the XLSX formulas. Installed only when missing, with apt-get as root.
 system-deps:
-	@command -v pdftoppm >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	command -v soffice  >/dev/null 2>&1 || missing="$$missing libreoffice-calc-nogui"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
-	  else echo "note: poppler-utils not installed; PDF text checks will be skipped"; fi; }
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "note: missing$$missing (install them to run the PDF text and XLSX recalculation tests)"; fi; \
+	fi
 
 demo: $(STAMP_RUN)
 	$(VENV)/bin/carbon-disclosure demo --out $(OUT) --force

@@ -9,9 +9,10 @@ import json
 
 import pandas as pd
 
-from pipeline.canonical import or_flags, worst_basis
+from pipeline.canonical import or_flags
 from pipeline.classify.scope import Decision
 from pipeline.config import Config
+from pipeline.errors import ValidationFailed
 from pipeline.energy.site import _ranges, match_phase
 from pipeline.evidence import EvidenceLibrary
 from pipeline.period import month_of
@@ -33,12 +34,9 @@ def assign_contracts(usage: pd.DataFrame, cfg: Config, contract_ids: list[str], 
         result[mask.fillna(False)] = cid
     unmatched = usage[result.isna()]
     if len(unmatched):
-        from pipeline.errors import ValidationFailed
-
-        combos = unmatched.groupby([unmatched["provider"].fillna("?"), unmatched["billing_account_id"].fillna("?")],
-                                   sort=True).size()
-        problems = [f"provider '{p}', billing account '{a}': {n} row(s), e.g. row {int(unmatched.loc[(unmatched['provider'].fillna('?') == p) & (unmatched['billing_account_id'].fillna('?') == a), 'source_row'].iloc[0])}"
-                    for (p, a), n in combos.items()]
+        keys = [unmatched["provider"].fillna("?"), unmatched["billing_account_id"].fillna("?")]
+        problems = [f"provider '{p}', billing account '{a}': {len(g)} row(s), e.g. row {int(g['source_row'].iloc[0])}"
+                    for (p, a), g in unmatched.groupby(keys, sort=True)]
         raise ValidationFailed(
             "billing rows belong to no configured contract", file=source_label, problems=problems,
             fix="add a cloud contract for each provider / billing account above (and list it in the source's "
@@ -66,8 +64,6 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
     ok["grid_zone"] = [zones.get((p, r)) for p, r in zip(ok["provider"], ok["region"])]
     no_zone = ok[ok["grid_zone"].isna()]
     if len(no_zone):
-        from pipeline.errors import ValidationFailed
-
         pairs = sorted(set(zip(no_zone["provider"], no_zone["region"].fillna(""))))
         raise ValidationFailed(
             "cloud region(s) with no grid zone mapping: " + ", ".join(f"{p}/{r}" for p, r in pairs),
@@ -123,5 +119,3 @@ def _with_decision(df: pd.DataFrame, cfg: Config, decisions: dict[str, Decision]
     df["own_operations"] = df["contract_id"].map(lambda c: decisions[c].own_operations).astype(bool)
     return df
 
-
-__all__ = ["assign_contracts", "cloud_slices", "site_slices", "worst_basis"]

@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from pipeline import __version__
-from pipeline.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, DisclosureError
+from pipeline.errors import EXIT_INTERNAL, EXIT_OK, DisclosureError
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo" / "disclosure.yaml"
 

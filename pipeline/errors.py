@@ -33,6 +33,15 @@ class DisclosureError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
+        text = self._headline()
+        problems = getattr(self, "problems", None)
+        if problems:
+            text += "\n" + "\n".join(f"  - {p}" for p in problems)
+        if self.fix:
+            text += f"\n  fix: {self.fix}"
+        return text
+
+    def _headline(self) -> str:
         where = []
         if self.file:
             where.append(str(self.file))
@@ -40,10 +49,7 @@ class DisclosureError(Exception):
             where.append(f"row {self.row}")
         if self.key:
             where.append(f"key '{self.key}'")
-        text = (": ".join([", ".join(where), self.message]) if where else self.message)
-        if self.fix:
-            text += f"\n  fix: {self.fix}"
-        return text
+        return ": ".join([", ".join(where), self.message]) if where else self.message
 
 
 class ConfigError(DisclosureError):
@@ -63,12 +69,6 @@ class ValidationFailed(DisclosureError):
     def __init__(self, message: str, *, problems: list[str] | None = None, **kw) -> None:
         self.problems = list(problems or [])
         super().__init__(message, **kw)
-
-    def render(self) -> str:
-        text = super().render()
-        if getattr(self, "problems", None):
-            text += "\n" + "\n".join(f"  - {p}" for p in self.problems)
-        return text
 
 
 class OutputError(DisclosureError):

@@ -92,7 +92,6 @@ def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: 
         n_bad_tags = int(unreadable_tags.sum())
         if n_bad_tags:
             notes.append(f"{n_bad_tags} row(s) with unreadable Tags JSON kept with no tags (phase: unallocated)")
-        raw_index = frame.index
         step_rows = pd.Index([])
     elif src.kind == "slurm_sacct":
         site = cfg.site(src.site)

@@ -224,3 +224,50 @@ def test_manifest_hashes_inputs_and_files(demo_run):
     assert m["config_sha256"] == hashlib.sha256((DEMO / "disclosure.yaml").read_bytes()).hexdigest()
     assert s["run"]["config_sha256"] == m["config_sha256"]
     assert m["factor_library_version"] == (EVIDENCE / "VERSION").read_text().strip()
+
+
+def test_xlsx_recalculates_to_summary_in_libreoffice(demo_run, tmp_path):
+    """Open the demo workbook in LibreOffice, recalculate, and read the named totals: they must equal
+    summary.json (the workbook's totals are live SUMIFS over its ledger, not pasted values)."""
+    import openpyxl
+    from libreoffice import recalculate
+
+    out, s, _ = demo_run
+    wb_formulas = openpyxl.load_workbook(out / "disclosure.xlsx")
+    wb = openpyxl.load_workbook(recalculate(out / "disclosure.xlsx", tmp_path), data_only=True)
+
+    def named(book, name):
+        (sheet, coord), = list(book.defined_names[name].destinations)
+        return book[sheet][coord.replace("$", "")].value
+
+    e = s["emissions_tco2e"]
+    expected = {"Scope2_LB": e["scope2_location_based"], "Scope2_MB": e["scope2_market_based"],
+                "Scope3_Total": e["scope3_total"], "Total_LB": e["total_location_based"],
+                "Total_MB": e["total_market_based"], "Energy_OwnOps_MWh": s["energy_mwh"]["total_own_operations"]}
+    for name, value in expected.items():
+        assert str(named(wb_formulas, name)).startswith("="), f"{name} is not a live formula"
+        assert named(wb, name) == pytest.approx(value, rel=1e-9), name
+
+
+def test_pdf_pages_show_the_figures(demo_run, tmp_path):
+    """Read the PDF as a person would: text of the E1-6 page and a rendered first page."""
+    import os
+    import shutil
+
+    out, s, _ = demo_run
+    if not shutil.which("pdftotext"):
+        if os.environ.get("CI"):
+            pytest.fail("poppler-utils missing in CI: `make test` installs it (system-deps)")
+        pytest.skip("poppler-utils not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(out / "disclosure.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    e = s["emissions_tco2e"]
+    for value in (e["scope2_location_based"], e["scope2_market_based"], e["scope3_total"],
+                  e["total_location_based"], e["total_market_based"], s["energy_mwh"]["total_own_operations"]):
+        assert f"{value:,.3f}" in text
+    assert "Northwind Intelligence Ltd" in text and "2026-07-01" in text
+    for digest in (i["sha256"] for i in s["inputs"]):
+        assert digest[:16] in text.replace("\n", "").replace(" ", "")
+    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(out / "disclosure.pdf"),
+                    str(tmp_path / "page")], check=True)
+    assert (tmp_path / "page-01.png").stat().st_size > 10_000

@@ -9,8 +9,6 @@ Pure functions: no files, no logging; every fallback is a flag on the row.
 
 from __future__ import annotations
 
-import hashlib
-
 import pandas as pd
 
 from pipeline.canonical import ACTIVITY, conform, or_flags
@@ -96,6 +94,3 @@ def apply_factors(slices: pd.DataFrame, cfg: Config, lib: EvidenceLibrary
     factors = pd.DataFrame([used[k] for k in sorted(used)], columns=FACTOR_COLUMNS)
     return ledger, factors, instrument_decisions
 
-
-def stable_id(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]

@@ -17,7 +17,7 @@ import fnmatch
 
 import pandas as pd
 
-from pipeline.config import Config, PhaseRule, Site
+from pipeline.config import PhaseRule, Site
 from pipeline.errors import ValidationFailed
 from pipeline.period import PeriodBounds
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
+from libreoffice import recalculate
 
 from pipeline.report.summary import PHASE_KEYS
 from pipeline.report.xlsx import write_xlsx
@@ -28,22 +26,6 @@ def _write(d, tmp_path: Path, name: str = "disclosure.xlsx") -> Path:
 def _named_cell(wb, name: str):
     (sheet, coord), = list(wb.defined_names[name].destinations)
     return wb[sheet][coord.replace("$", "")]
-
-
-def _recalculate(path: Path, tmp_path: Path) -> Path:
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not on PATH: cannot recalculate the workbook")
-    out = tmp_path / "recalculated"
-    out.mkdir()
-    profile = tmp_path / f"lo-profile-{os.getpid()}"
-    proc = subprocess.run(
-        [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--calc",
-         "--convert-to", "xlsx", "--outdir", str(out), str(path)],
-        capture_output=True, text=True, timeout=180)
-    converted = out / path.name
-    assert proc.returncode == 0 and converted.exists(), proc.stdout + proc.stderr
-    return converted
 
 
 def test_sheets_and_defined_names(synthetic_disclosure, tmp_path):
@@ -130,7 +112,7 @@ def test_write_twice_identical_bytes(synthetic_disclosure, tmp_path):
 
 def test_recalculated_values_match_hand_figures_and_summary(synthetic_disclosure, tmp_path):
     d = synthetic_disclosure
-    converted = _recalculate(_write(d, tmp_path), tmp_path)
+    converted = recalculate(_write(d, tmp_path), tmp_path)
     wb = openpyxl.load_workbook(converted, data_only=True)
     approx = lambda x: pytest.approx(x, rel=1e-9, abs=1e-12)  # noqa: E731
 

@@ -75,7 +75,7 @@ def test_null_literals_become_missing(tmp_path):
 
 
 def test_null_quantity_quarantined_only_on_usage_rows(tmp_path, ingest):
-    p = _write(tmp_path / "f.csv", [
+    _write(tmp_path / "f.csv", [
         _row(ConsumedQuantity="NULL", ChargeCategory="Credit", BilledCost="-1"),   # line 2: kept
         _row(ConsumedQuantity="NULL", ChargeCategory="Usage"),                     # line 3: quarantined
         _row(ConsumedQuantity="-2", ChargeCategory="Usage"),                       # line 4: quarantined
