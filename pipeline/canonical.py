@@ -31,6 +31,7 @@ USAGE = {
     "currency": "string",
     "tags_json": "string",           # normalised JSON object (keys sorted)
     "contract_id": "string",
+    "energy_exclusion": "string",    # valid row that must not become energy (double counted, negation, rounding): why
 }
 
 # Scheduler jobs (Slurm sacct), one row per job allocation (steps never summed)
@@ -61,6 +62,20 @@ METER = {
     "interval_start_utc": "datetime64[ns, UTC]",
     "interval_end_utc": "datetime64[ns, UTC]",
     "energy_kwh": "float64",
+}
+
+# Provider-reported carbon (AWS CARBON_EMISSIONS, GCP Carbon Footprint, Azure emissions): primary data
+PROVIDER_CARBON = {
+    "source_file": "string",
+    "source_row": "int64",
+    "provider": "string",
+    "account_id": "string",
+    "region": "string",
+    "service": "string",
+    "month": "string",               # YYYY-MM (the provider's monthly figure)
+    "location_based_kg_co2e": "float64",
+    "market_based_kg_co2e": "float64",
+    "model_version": "string",
 }
 
 # Activity ledger: what gets emissions. One row per (month, contract, site/region, service, phase,

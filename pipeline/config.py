@@ -156,12 +156,15 @@ class Site(_Strict):
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
 
 
-SourceKind = Literal["focus", "slurm_sacct", "meter_readings"]
+BILLING_KINDS = ("focus", "aws_cur", "gcp_billing", "azure_cost")
+CARBON_KINDS = ("aws_carbon", "gcp_carbon", "azure_carbon")
+SourceKind = Literal["auto", "focus", "aws_cur", "gcp_billing", "azure_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
+                     "slurm_sacct", "meter_readings"]
 
 
 class Source(_Strict):
     id: str | None = Field(None, description="Name used in the report (defaults to the file name).")
-    kind: SourceKind
+    kind: SourceKind = Field(description="Input format; 'auto' recognises it from the file's header and says which it picked.")
     path: str = Field(description="File path or glob, relative to the config file.")
     contracts: list[str] = Field(default_factory=list, description="Billing: contracts whose rows this file holds.")
     site: str | None = Field(None, description="Slurm / meters: the site the jobs ran at or the meters belong to.")
@@ -171,8 +174,8 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _needs(self) -> "Source":
-        if self.kind == "focus" and not self.contracts:
-            raise ValueError("a billing source needs 'contracts': the cloud contracts its rows belong to")
+        if self.kind in BILLING_KINDS + CARBON_KINDS and not self.contracts:
+            raise ValueError("a billing or provider-carbon source needs 'contracts': the cloud contracts its rows belong to")
         if self.kind in ("slurm_sacct", "meter_readings") and not self.site:
             raise ValueError(f"a {self.kind} source needs 'site': the site id it belongs to")
         return self

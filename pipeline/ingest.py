@@ -2,7 +2,7 @@
 Expectations suites, split accepted from quarantined rows and write the quarantine file.
 
 Row accounting invariant, per input file: rows_read = rows_accepted + rows_quarantined.
-Nothing is dropped silently: Slurm step rows are counted as accepted and folded into their job.
+Nothing is dropped silently: rows an adapter folds into another (Slurm job steps) count as accepted.
 """
 
 from __future__ import annotations
@@ -15,20 +15,41 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import Config, Source
-from pipeline.errors import ConfigError, ValidationFailed
+from pipeline.errors import ConfigError, InputError, ValidationFailed
 from pipeline.period import PeriodBounds
 from pipeline.result import FailedExpectation, InputReport
-from pipeline.sources import focus, meter_readings, slurm_sacct
+from pipeline.sources import Parsed, focus, meter_readings, slurm_sacct
 from pipeline.sources._text import RawTable, sha256_file
 from pipeline.validate.great_expectations import Validator
 from pipeline.validate.quarantine import write_quarantine
 
-ADAPTERS = {"focus": focus, "slurm_sacct": slurm_sacct, "meter_readings": meter_readings}
+ADAPTERS = {m.KIND: m for m in (focus, slurm_sacct, meter_readings)}
+
+
+def register(module) -> None:
+    """Adds an adapter module (see pipeline/sources/__init__.py for what it must provide)."""
+    ADAPTERS[module.KIND] = module
+
+
+def _register_optional() -> None:
+    import importlib
+
+    for name in ("aws_cur", "gcp_billing", "azure_cost", "aws_carbon", "gcp_carbon", "azure_carbon"):
+        try:
+            register(importlib.import_module(f"pipeline.sources.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"pipeline.sources.{name}":
+                raise
+
+
+_register_optional()
 
 
 @dataclass
 class Ingested:
     source: Source
+    kind: str                  # the adapter used (resolved when the source says 'auto')
+    family: str                # usage, job, meter, provider_carbon
     path: Path
     label: str                 # path as shown in reports (relative to the config folder when possible)
     frame: pd.DataFrame        # accepted canonical rows
@@ -58,11 +79,32 @@ def _label(cfg: Config, path: Path) -> str:
         return str(path)
 
 
-def _header_check(validator: Validator, src_id: str, kind: str, raw: RawTable, label: str) -> list[FailedExpectation]:
+def sniff(path: Path, label: str) -> str:
+    """The adapter whose header signature matches the file (``kind: auto``)."""
+    raw = None
+    matches = []
+    for kind, adapter in ADAPTERS.items():
+        try:
+            raw = adapter.read_raw(path)
+        except InputError:
+            continue
+        if adapter.sniff(raw.columns):
+            matches.append(kind)
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        cols = ", ".join(raw.columns[:20]) if raw is not None else "(unreadable as any supported format)"
+        raise InputError(f"the header matches no supported format (columns: {cols})", file=label, row=1,
+                         fix="set the source's 'kind' explicitly to one of: " + ", ".join(sorted(ADAPTERS)))
+    raise InputError(f"the header matches several formats ({', '.join(matches)})", file=label, row=1,
+                     fix="set the source's 'kind' explicitly")
+
+
+def _header_check(validator: Validator, src_id: str, kind: str, raw: RawTable, label: str) -> None:
     header_frame = raw.frame.head(0).drop(columns=["source_row"])
     outcome = validator.run(src_id, f"{kind}.header", header_frame)
     if outcome.success:
-        return []
+        return
     present = raw.columns
     problems = []
     for p in outcome.table_problems:
@@ -75,42 +117,17 @@ def _header_check(validator: Validator, src_id: str, kind: str, raw: RawTable, l
         fix=f"export the file in the {kind} format, or correct the source's 'kind' in the config")
 
 
-def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: Validator,
-                  bounds: PeriodBounds, out_dir: Path) -> Ingested:
-    adapter = ADAPTERS[src.kind]
-    label = _label(cfg, path)
-    raw = adapter.read_raw(path)
-    _header_check(validator, src_id, src.kind, raw, label)
-    notes: list[str] = []
-    extra: dict = {}
-    pre_quarantine: dict[object, list[tuple[str, str]]] = {
-        i: [("row_has_wrong_field_count", reason)] for i, reason in raw.malformed.items()}
-
-    if src.kind == "focus":
-        frame, unreadable_tags = focus.to_canonical(raw, source_label=label)
-        frame["is_usage"] = (frame["charge_category"].fillna("") == "Usage").astype(bool)
-        n_bad_tags = int(unreadable_tags.sum())
-        if n_bad_tags:
-            notes.append(f"{n_bad_tags} row(s) with unreadable Tags JSON kept with no tags (phase: unallocated)")
-        step_rows = pd.Index([])
-    elif src.kind == "slurm_sacct":
+def _parse(cfg: Config, src: Source, adapter, raw: RawTable, label: str) -> Parsed:
+    if adapter.FAMILY == "job":
         site = cfg.site(src.site)
-        frame, n_steps = slurm_sacct.to_canonical(raw, source_label=label, site_id=site.id, site_zone=site.timezone,
-                                                 default_gpu_model=src.gpu_model or site.gpu_model,
-                                                 gres_gpu_types=site.gres_gpu_types)
-        step_rows = raw.frame.index.difference(frame.index)
-        if n_steps:
-            notes.append(f"{n_steps} job-step row(s) (.batch/.extern/...) folded into their jobs; step energy never summed")
-        # a step whose job row is missing is kept visible instead of vanishing
-        job_ids = set(frame["job_id"].dropna())
-        for i in step_rows:
-            parent = str(raw.frame.at[i, "JobID"]).split(".", 1)[0]
-            if parent not in job_ids:
-                pre_quarantine.setdefault(i, []).append(("job_step_without_job", f"step of job {parent}, whose job row is missing"))
-    else:
+        return adapter.to_canonical(raw, source_label=label, site_id=site.id, site_zone=site.timezone,
+                                    default_gpu_model=src.gpu_model or site.gpu_model,
+                                    gres_gpu_types=site.gres_gpu_types)
+    if adapter.FAMILY == "meter":
         meter_sites = {m.id: s.id for s in cfg.sites for m in s.meters}
-        frame = meter_readings.to_canonical(raw, source_label=label, meter_sites=meter_sites,
-                                            interval_minutes=src.interval_minutes)
+        parsed = adapter.to_canonical(raw, source_label=label, meter_sites=meter_sites,
+                                      interval_minutes=src.interval_minutes)
+        frame = parsed.frame
         unknown = sorted(set(frame["meter_id"].dropna()) - set(meter_sites))
         if unknown:
             raise ValidationFailed(
@@ -121,51 +138,95 @@ def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: 
             raise ValidationFailed(
                 f"meter(s) {', '.join(wrong_site)} belong to another site than this source's site '{src.site}'",
                 file=label, fix="split the file per site or correct the source's 'site'")
-        step_rows = pd.Index([])
+        return parsed
+    parsed = adapter.to_canonical(raw, source_label=label)
+    if adapter.FAMILY == "usage":
+        parsed.frame["is_usage"] = (parsed.frame["charge_category"].fillna("") == "Usage").astype(bool)
+    return parsed
+
+
+def _raw_value_note(adapter, raw: RawTable, index, column: str | None) -> str:
+    raw_col = getattr(adapter, "SOURCE_COLUMNS", {}).get(column or "")
+    if not raw_col or raw_col not in raw.frame.columns:
+        return ""
+    value = raw.frame.at[index, raw_col]
+    value = "" if pd.isna(value) else str(value)
+    return f" ({raw_col} = '{value[:80]}')"
+
+
+def _family_checks(family: str, frame: pd.DataFrame, parsed: Parsed, reasons: dict) -> None:
+    """Checks across rows, after the row suite, on the rows still accepted (first occurrence kept)."""
+    ok = frame.drop(index=list(reasons), errors="ignore")
+    if family == "meter":
+        dup = ok.duplicated(subset=["meter_id", "interval_start_utc"], keep="first")
+        for i in ok.index[dup]:
+            reasons.setdefault(i, []).append(("duplicate_reading", "duplicate reading for the same meter and interval (first kept)"))
+    elif family == "usage":
+        ids = ok["line_item_id"]
+        dup = ids.notna() & ids.duplicated(keep="first")
+        for i in ok.index[dup]:
+            reasons.setdefault(i, []).append(("duplicate_line_item", f"line item {ids[i]} appears again in this file (first kept; re-delivered or duplicated export?)"))
+    elif family == "job":
+        bad_jobs = set(frame.loc[frame.index.intersection(list(reasons)), "job_id"].dropna())
+        for i, parent in parsed.folded.items():
+            if parent in bad_jobs and i not in reasons:
+                reasons[i] = [("job_step_of_quarantined_job", f"step of job {parent}, which is quarantined")]
+
+
+def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: Validator,
+                  bounds: PeriodBounds, out_dir: Path) -> Ingested:
+    label = _label(cfg, path)
+    kind = sniff(path, label) if src.kind == "auto" else src.kind
+    adapter = ADAPTERS.get(kind)
+    if adapter is None:
+        raise ConfigError(f"no adapter for kind '{kind}' is installed", key="sources[].kind",
+                          fix="use one of: " + ", ".join(sorted(ADAPTERS)))
+    family = adapter.FAMILY
+    if family in ("usage", "provider_carbon") and not src.contracts:
+        raise ConfigError(f"{label} was recognised as {kind}: the source needs 'contracts'",
+                          fix="list the cloud contracts the file's rows belong to")
+    if family in ("job", "meter") and not src.site:
+        raise ConfigError(f"{label} was recognised as {kind}: the source needs 'site'", fix="name the site")
+
+    raw = adapter.read_raw(path)
+    _header_check(validator, src_id, kind, raw, label)
+    parsed = _parse(cfg, src, adapter, raw, label)
+    frame = parsed.frame
+    notes = list(parsed.notes)
+    if src.kind == "auto":
+        notes.insert(0, f"format recognised from the header: {kind}")
 
     params = {"period_start_utc": bounds.start_utc.isoformat(), "period_end_utc": bounds.end_utc.isoformat()}
-    outcome = validator.run(src_id, f"{src.kind}.rows", frame, params)
+    outcome = validator.run(src_id, f"{family}.rows", frame, params)
     if outcome.table_problems:
         raise ValidationFailed("validation could not be completed", file=label, problems=outcome.table_problems,
                                fix="this is likely a bug or an unsupported file variant; please report it with the file")
 
-    reasons = dict(pre_quarantine)
+    reasons: dict = {i: list(r) for i, r in parsed.quarantine.items()}
+    for i, code_reason in raw.malformed.items():
+        reasons.setdefault(i, []).append(("row_has_wrong_field_count", code_reason))
     for i, rs in outcome.row_reasons.items():
-        reasons.setdefault(i, []).extend(rs)
+        for exp, reason in rs:
+            column = outcome.reason_columns.get((exp, reason))
+            reasons.setdefault(i, []).append((exp, reason + _raw_value_note(adapter, raw, i, column)))
+    _family_checks(family, frame, parsed, reasons)
 
-    if src.kind == "slurm_sacct" and len(step_rows):
-        # steps of a quarantined job go with it (they only repeat its figures)
-        bad_jobs = set(frame.loc[frame.index.intersection(list(reasons)), "job_id"].dropna())
-        for i in step_rows:
-            parent = str(raw.frame.at[i, "JobID"]).split(".", 1)[0]
-            if parent in bad_jobs and i not in reasons:
-                reasons[i] = [("job_step_of_quarantined_job", f"step of job {parent}, which is quarantined")]
-
-    if src.kind == "meter_readings":
-        ok = frame.drop(index=list(reasons), errors="ignore")
-        dup = ok.duplicated(subset=["meter_id", "interval_start_utc"], keep="first")
-        for i in ok.index[dup]:
-            reasons.setdefault(i, []).append(("duplicate_reading", "duplicate reading for the same meter and interval (first kept)"))
-
-    quarantined = pd.Index(sorted(reasons, key=lambda x: int(x)))
+    quarantined = pd.Index(sorted(reasons, key=int))
     accepted = frame.drop(index=quarantined, errors="ignore")
     rows_read = len(raw.frame)
-    qfile = None
-    if len(quarantined):
-        qfile = write_quarantine(out_dir, src_id, raw, quarantined, reasons)
-    failed = list(outcome.failed)
-    extra_fails = {}
+    qfile = write_quarantine(out_dir, src_id, raw, quarantined, reasons) if len(quarantined) else None
     suite_types = {f.expectation for f in outcome.failed}
+    extra_fails: dict[str, int] = {}
     for rs in reasons.values():
         for exp, _ in rs:
             if exp not in suite_types:
                 extra_fails[exp] = extra_fails.get(exp, 0) + 1
-    failed += [FailedExpectation(e, None, n, False) for e, n in extra_fails.items()]
+    failed = list(outcome.failed) + [FailedExpectation(e, None, n, False) for e, n in sorted(extra_fails.items())]
     report = InputReport(
-        source_id=src_id, kind=src.kind, path=label, sha256=sha256_file(path), rows_read=rows_read,
+        source_id=src_id, kind=kind, path=label, sha256=sha256_file(path), rows_read=rows_read,
         rows_accepted=rows_read - len(quarantined), rows_quarantined=len(quarantined),
         quarantine_file=qfile, failed_expectations=tuple(failed), notes=tuple(notes))
-    return Ingested(source=src, path=path, label=label, frame=accepted, report=report, extra=extra)
+    return Ingested(source=src, kind=kind, family=family, path=path, label=label, frame=accepted, report=report)
 
 
 def ingest_all(cfg: Config, validator: Validator, bounds: PeriodBounds, out_dir: Path) -> list[Ingested]:

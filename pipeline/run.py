@@ -65,7 +65,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     # --- cloud billing -> estimated energy -> slices
     usage_frames = []
     for ing in ingested:
-        if ing.source.kind == "focus":
+        if ing.family == "usage":
             f = ing.frame.copy()
             f["contract_id"] = assign_contracts(f, cfg, ing.source.contracts, ing.label)
             usage_frames.append(f)
@@ -83,8 +83,8 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     alloc_tables, job_keys_all, meter_gaps = [], [], []
     for site in cfg.sites:
         contract = cfg.contract_for_site(site.id)
-        meters = [i for i in ingested if i.source.kind == "meter_readings" and i.source.site == site.id]
-        jobs = [i for i in ingested if i.source.kind == "slurm_sacct" and i.source.site == site.id]
+        meters = [i for i in ingested if i.family == "meter" and i.source.site == site.id]
+        jobs = [i for i in ingested if i.family == "job" and i.source.site == site.id]
         if contract is None or (not meters and not jobs):
             continue
         meter_rows = None

@@ -73,7 +73,8 @@ def test_non_numeric_usage_quarantined(demo):
     q = pd.read_csv(demo.parent / "out" / "quarantine" / "aws-focus.csv", dtype=str, keep_default_na=False)
     row = q[q["source_row"] == "2"]    # first data row = line 2
     assert len(row) == 1
-    assert row["reasons"].iloc[0] == "ConsumedQuantity is missing or not a number on a Usage row"
+    assert row["reasons"].iloc[0] == ("usage quantity is missing or not a number on a usage row "
+                                      "(ConsumedQuantity = 'twenty-four')")
     assert row["ConsumedQuantity"].iloc[0] == "twenty-four"
     assert "input row(s) quarantined" in proc.stdout
 

@@ -157,7 +157,7 @@ def test_supplier_factor_without_source():
     (lambda d: d["entity"].update(timezone="Mars/Base"), "entity.timezone: unknown IANA time zone 'Mars/Base'"),
     (lambda d: d["contracts"][0].update(site="s1"), "a cloud contract has no 'site'"),
     (lambda d: d["contracts"][1].pop("site"), "a colocation contract needs 'site'"),
-    (lambda d: d["sources"][0].update(contracts=[]), "a billing source needs 'contracts'"),
+    (lambda d: d["sources"][0].update(contracts=[]), "a billing or provider-carbon source needs 'contracts'"),
     (lambda d: d["sources"][1].pop("site"), "a slurm_sacct source needs 'site'"),
     (lambda d: d["sites"][0].update(pue=0.9), "sites[0].pue:"),
     (lambda d: d["contracts"].append(dict(d["contracts"][0])), "duplicate contract id(s): aws-main"),

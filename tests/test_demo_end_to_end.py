@@ -152,8 +152,8 @@ def test_row_accounting_and_quarantine(demo_run):
     assert sorted(r["ConsumedQuantity"] for r in q) == sorted(
         r["ConsumedQuantity"] for r in billing if r["ConsumedQuantity"] == "twenty-four" or r["ChargePeriodStart"].startswith("31/08"))
     reasons = " | ".join(r["reasons"] for r in q)
-    assert "ConsumedQuantity is missing or not a number" in reasons
-    assert "ChargePeriodStart is missing or not a timestamp" in reasons
+    assert "usage quantity is missing or not a number on a usage row (ConsumedQuantity = 'twenty-four')" in reasons
+    assert "usage start is missing or not a timestamp (ChargePeriodStart = '31/08/2026 25:00')" in reasons
     assert by_source["lon-colo-1-sacct"]["rows_quarantined"] == 0
     assert s["validation"]["rows_quarantined"] == 2
 

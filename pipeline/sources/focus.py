@@ -22,11 +22,15 @@ import pyarrow.parquet as pq
 
 from pipeline.canonical import USAGE, conform
 from pipeline.errors import InputError
+from pipeline.sources import Parsed
 from pipeline.sources._text import RawTable, nullify, read_delimited, to_number, to_utc
 
 KIND = "focus"
+FAMILY = "usage"
 REQUIRED = ["ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ConsumedQuantity", "ConsumedUnit",
             "BilledCost", "BillingCurrency", "ServiceName", "RegionId", "BillingAccountId", "ProviderName"]
+SOURCE_COLUMNS = {"provider": "ProviderName", "usage_start_utc": "ChargePeriodStart", "usage_end_utc": "ChargePeriodEnd",
+                  "cost": "BilledCost", "charge_category": "ChargeCategory", "quantity": "ConsumedQuantity"}
 
 _PROVIDERS = [
     (re.compile(r"\b(amazon|aws)\b", re.I), "aws"),
@@ -77,6 +81,11 @@ def normalise_tags(text: object) -> tuple[str, bool]:
     return json.dumps(flat, sort_keys=True, ensure_ascii=False), True
 
 
+def sniff(columns: list[str]) -> bool:
+    cols = set(columns)
+    return {"ChargePeriodStart", "BilledCost"} <= cols and bool({"ProviderName", "ServiceProviderName"} & cols)
+
+
 def read_raw(path: Path) -> RawTable:
     if path.suffix.lower() == ".parquet":
         try:
@@ -95,8 +104,8 @@ def read_raw(path: Path) -> RawTable:
     return raw
 
 
-def to_canonical(raw: RawTable, *, source_label: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Map raw FOCUS columns to the canonical usage frame. Returns (usage frame, tags_unreadable mask)."""
+def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
+    """Map raw FOCUS columns to the canonical usage frame."""
     f = raw.frame
     col = lambda name: nullify(f[name]) if name in f.columns else pd.Series(pd.NA, index=f.index, dtype="string")
     out = pd.DataFrame(index=f.index)
@@ -128,6 +137,7 @@ def to_canonical(raw: RawTable, *, source_label: str) -> tuple[pd.DataFrame, pd.
     out["instance_type"] = itype
     tags = col("Tags").map(normalise_tags)
     out["tags_json"] = tags.map(lambda t: t[0]).astype("string")
-    unreadable = ~tags.map(lambda t: t[1]).astype(bool)
+    unreadable = int((~tags.map(lambda t: t[1]).astype(bool)).sum())
     out["contract_id"] = pd.Series(pd.NA, index=f.index, dtype="string")
-    return conform(out, USAGE), unreadable
+    notes = [f"{unreadable} row(s) with unreadable Tags JSON kept with no tags (phase: unallocated)"] if unreadable else []
+    return Parsed(frame=conform(out, USAGE), notes=notes)

@@ -14,11 +14,18 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.canonical import METER, conform
+from pipeline.sources import Parsed
 from pipeline.sources._text import RawTable, nullify, read_delimited, to_number, to_utc
 
 KIND = "meter_readings"
+FAMILY = "meter"
 REQUIRED = ["meter_id", "timestamp", "energy", "unit"]
+SOURCE_COLUMNS = {"meter_id": "meter_id", "interval_start_utc": "timestamp", "energy_kwh": "energy", "unit_known": "unit"}
 KWH_PER_UNIT = {"wh": 1e-3, "kwh": 1.0, "mwh": 1e3, "j": 1.0 / 3.6e6, "kj": 1.0 / 3.6e3, "mj": 1.0 / 3.6}
+
+
+def sniff(columns: list[str]) -> bool:
+    return set(REQUIRED) <= set(columns)
 
 
 def read_raw(path: Path) -> RawTable:
@@ -26,7 +33,7 @@ def read_raw(path: Path) -> RawTable:
 
 
 def to_canonical(raw: RawTable, *, source_label: str, meter_sites: dict[str, str],
-                 interval_minutes: int) -> pd.DataFrame:
+                 interval_minutes: int) -> Parsed:
     f = raw.frame
     out = pd.DataFrame(index=f.index)
     out["source_file"] = source_label
@@ -39,4 +46,4 @@ def to_canonical(raw: RawTable, *, source_label: str, meter_sites: dict[str, str
     factor = unit.map(KWH_PER_UNIT).astype("float64")
     out["energy_kwh"] = to_number(f["energy"]) * factor
     out["unit_known"] = factor.notna()
-    return conform(out, METER)
+    return Parsed(frame=conform(out, METER))

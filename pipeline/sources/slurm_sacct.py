@@ -20,13 +20,20 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.canonical import JOB, conform
+from pipeline.sources import Parsed
 from pipeline.sources._text import RawTable, nullify, read_delimited, to_number, to_utc
 
 KIND = "slurm_sacct"
+FAMILY = "job"
 REQUIRED = ["JobID", "JobName", "Account", "State", "Start", "End", "AllocTRES"]
+SOURCE_COLUMNS = {"job_id": "JobID", "start_utc": "Start", "end_utc": "End", "energy_kwh": "ConsumedEnergyRaw"}
 J_PER_KWH = 3.6e6
 _GPU_TYPED = re.compile(r"gres/gpu:([^=,]+)=(\d+)")
 _GPU_UNTYPED = re.compile(r"gres/gpu=(\d+)")
+
+
+def sniff(columns: list[str]) -> bool:
+    return {"JobID", "AllocTRES"} <= set(columns)
 
 
 def read_raw(path: Path) -> RawTable:
@@ -51,8 +58,8 @@ def is_step(job_id: object) -> bool:
 
 def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: str,
                  default_gpu_model: str | None, gres_gpu_types: dict[str, str] | None = None
-                 ) -> tuple[pd.DataFrame, int]:
-    """Returns (job frame of allocation rows only, number of step rows folded into their jobs)."""
+                 ) -> Parsed:
+    """Job allocation rows; step rows are folded into their job (``Parsed.folded``: index -> job id)."""
     f = raw.frame
     steps = f["JobID"].map(is_step).astype(bool)
     jobs = f[~steps]
@@ -84,4 +91,13 @@ def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: s
         out["energy_kwh"] = to_number(jobs["ConsumedEnergyRaw"]) / J_PER_KWH
     else:
         out["energy_kwh"] = float("nan")
-    return conform(out, JOB), int(steps.sum())
+    job_ids = set(out["job_id"].dropna())
+    folded, quarantine = {}, {}
+    for i in f.index[steps]:
+        parent = str(f.at[i, "JobID"]).split(".", 1)[0]
+        if parent in job_ids:
+            folded[i] = parent
+        else:
+            quarantine[i] = [("job_step_without_job", f"step of job {parent}, whose job row is missing")]
+    notes = [f"{len(folded)} job-step row(s) (.batch/.extern/...) folded into their jobs; step energy never summed"] if folded else []
+    return Parsed(frame=conform(out, JOB), quarantine=quarantine, folded=folded, notes=notes)

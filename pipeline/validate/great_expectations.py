@@ -30,6 +30,7 @@ class SuiteOutcome:
     failed: list[FailedExpectation] = field(default_factory=list)
     row_reasons: dict[object, list[tuple[str, str]]] = field(default_factory=dict)  # index -> [(expectation, reason)]
     table_problems: list[str] = field(default_factory=list)
+    reason_columns: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (expectation, reason) -> column
 
 
 def load_suite_json(name: str) -> dict:
@@ -93,6 +94,7 @@ class Validator:
                     outcome.failed.append(FailedExpectation(cfg.type, column, 0, True))
                     continue
                 outcome.failed.append(FailedExpectation(cfg.type, column, len(idx), False))
+                outcome.reason_columns[(cfg.type, reason)] = column
                 for i in idx:
                     outcome.row_reasons.setdefault(i, []).append((cfg.type, reason))
         return outcome

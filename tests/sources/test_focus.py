@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.config import config_from_dict
 from pipeline.sources import focus
+from pipeline.sources._text import nullify
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -42,7 +43,12 @@ def _write(path: Path, rows: list[dict], header: list[str] | None = None) -> Pat
 
 
 def _canon(path: Path) -> tuple[pd.DataFrame, pd.Series]:
-    return focus.to_canonical(focus.read_raw(path), source_label=path.name)
+    """(canonical frame, per-row 'tags unreadable' mask computed here from the raw text)."""
+    raw = focus.read_raw(path)
+    parsed = focus.to_canonical(raw, source_label=path.name)
+    tags = nullify(raw.frame["Tags"]) if "Tags" in raw.frame else None
+    unreadable = tags.map(lambda t: not focus.normalise_tags(None if pd.isna(t) else t)[1]) if tags is not None else None
+    return parsed.frame, unreadable
 
 
 def _cfg(tmp_path: Path, path: str, period: str = "2026-Q3", providers=("aws",)) -> object:
@@ -88,8 +94,8 @@ def test_null_quantity_quarantined_only_on_usage_rows(tmp_path, ingest):
     assert sorted(ing.frame["source_row"].tolist()) == [2, 5, 6]
     q = pd.read_csv(tmp_path / "out" / r.quarantine_file, dtype=str, keep_default_na=False)
     reasons = dict(zip(q["source_row"].astype(int), q["reasons"]))
-    assert reasons == {3: "ConsumedQuantity is missing or not a number on a Usage row",
-                       4: "ConsumedQuantity is negative on a Usage row"}
+    assert reasons == {3: "usage quantity is missing or not a number on a usage row (ConsumedQuantity = 'NULL')",
+                       4: "usage quantity is negative on a usage row (ConsumedQuantity = '-2')"}
     # the quarantine file keeps the original text
     assert q.set_index(q["source_row"].astype(int)).loc[3, "ConsumedQuantity"] == "NULL"
 
@@ -296,7 +302,7 @@ def test_real_focus_10_sample(tmp_path, ingest):
     assert r.rows_quarantined == len(negative_usage)
     q = pd.read_csv(tmp_path / "out" / r.quarantine_file, dtype=str, keep_default_na=False)
     assert set(q["source_row"].astype(int)) == negative_usage
-    assert set(q["reasons"]) == {"ConsumedQuantity is negative on a Usage row"}
+    assert all(r.startswith("usage quantity is negative on a usage row (ConsumedQuantity = '-") for r in q["reasons"])
     # NULL ConsumedQuantity on non-usage rows is kept (and read as missing)
     kept = ing.frame.set_index("source_row")
     for line in null_qty_not_usage:

@@ -35,7 +35,7 @@ def _cfg(tmp_path: Path, path: str, meters=("M1", "M2"), other_site_meters=(), i
 
 def _canon(path: Path, interval: int = 60):
     return meter_readings.to_canonical(meter_readings.read_raw(path), source_label=path.name,
-                                       meter_sites={"M1": "s1", "M2": "s1"}, interval_minutes=interval)
+                                       meter_sites={"M1": "s1", "M2": "s1"}, interval_minutes=interval).frame
 
 
 def test_unit_conversion(tmp_path):
@@ -85,11 +85,13 @@ def test_row_quarantine_reasons_and_accounting(tmp_path, ingest):
     assert kept.loc[8, "energy_kwh"] == pytest.approx(5.0, rel=1e-9)
     q = pd.read_csv(tmp_path / "out" / r.quarantine_file, dtype=str, keep_default_na=False)
     reasons = dict(zip(q["source_row"].astype(int), q["reasons"]))
-    assert reasons[3] == "timestamp is missing, unparseable or has no UTC offset (give e.g. 2026-07-01T00:00:00+01:00)"
-    assert reasons[4] == "unit is not one of Wh, kWh, MWh, J, kJ, MJ"
-    assert reasons[5] == "energy is negative"
+    # each reason names the raw column and the value found there
+    assert reasons[3] == ("timestamp is missing, unparseable or has no UTC offset (give e.g. 2026-07-01T00:00:00+01:00)"
+                          " (timestamp = '2026-07-01T01:00:00')")
+    assert reasons[4] == "unit is not one of Wh, kWh, MWh, J, kJ, MJ (unit = 'BTU')"
+    assert reasons[5] == "energy is negative (energy = '-5')"
     assert reasons[6] == "duplicate reading for the same meter and interval (first kept)"
-    assert reasons[7] == "energy is missing or not a number"
+    assert reasons[7] == "energy is missing or not a number (energy = 'abc')"
     # the quarantine file shows the original text
     assert q.set_index(q["source_row"].astype(int)).loc[3, "timestamp"] == "2026-07-01T01:00:00"
     dup = [f for f in r.failed_expectations if f.expectation == "duplicate_reading"]

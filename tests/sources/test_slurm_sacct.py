@@ -21,8 +21,10 @@ def _write(path: Path, lines: list[str], header: str = HEADER) -> Path:
 
 
 def _canon(path: Path, zone: str = "Europe/London", default_gpu_model: str | None = None):
-    return slurm_sacct.to_canonical(slurm_sacct.read_raw(path), source_label=path.name, site_id="s1",
-                                    site_zone=zone, default_gpu_model=default_gpu_model)
+    """(job frame, number of step rows folded into their jobs)."""
+    parsed = slurm_sacct.to_canonical(slurm_sacct.read_raw(path), source_label=path.name, site_id="s1",
+                                      site_zone=zone, default_gpu_model=default_gpu_model)
+    return parsed.frame, len(parsed.folded)
 
 
 def _cfg(tmp_path: Path, path: str, period: str = "2026-Q3", zone: str = "Europe/London"):
@@ -96,7 +98,7 @@ def test_step_rows_accounted_in_ingest(tmp_path, ingest):
     q = pd.read_csv(tmp_path / "out" / r.quarantine_file, dtype=str, keep_default_na=False)
     assert q["source_row"].tolist() == ["5"]
     assert q["failed_expectations"].tolist() == ["job_step_without_job"]
-    assert any("3 job-step row(s)" in n for n in r.notes)
+    assert any("2 job-step row(s)" in n for n in r.notes)
 
 
 # --- time zones ------------------------------------------------------------------------------------
@@ -153,7 +155,7 @@ def test_start_none_and_end_unknown_kept(tmp_path, ingest):
     assert kept.loc["2", "start_utc"] == pd.Timestamp("2026-09-30T19:00:00Z")
     q = pd.read_csv(tmp_path / "out" / r.quarantine_file, dtype=str, keep_default_na=False)
     reasons = dict(zip(q["source_row"].astype(int), q["reasons"]))
-    assert reasons[4] == "Start is not a timestamp (YYYY-MM-DDTHH:MM:SS, site local time) and not 'None'"
+    assert reasons[4] == "Start is not a timestamp (YYYY-MM-DDTHH:MM:SS, site local time) and not 'None' (Start = 'yesterday')"
     assert reasons[5] == "End is before Start"
 
 
@@ -183,9 +185,9 @@ def test_typed_names_mapped_through_gres_gpu_types(tmp_path):
         "2|2|j|a|p|COMPLETED|2026-07-01T10:00:00|2026-07-01T11:00:00|gres/gpu:a100=2,gres/gpu=2|",
         "3|3|j|a|p|COMPLETED|2026-07-01T10:00:00|2026-07-01T11:00:00|gres/gpu=1|",
     ])
-    frame, _ = slurm_sacct.to_canonical(slurm_sacct.read_raw(p), source_label="s.txt", site_id="s1",
-                                        site_zone="UTC", default_gpu_model="L40S",
-                                        gres_gpu_types={"h100": "H100-SXM"})
+    frame = slurm_sacct.to_canonical(slurm_sacct.read_raw(p), source_label="s.txt", site_id="s1",
+                                     site_zone="UTC", default_gpu_model="L40S",
+                                     gres_gpu_types={"h100": "H100-SXM"}).frame
     # mapped, unmapped typed name kept as is, untyped takes the site's model
     assert frame["gpu_model"].tolist() == ["H100-SXM", "a100", "L40S"]
 
