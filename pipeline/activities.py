@@ -17,24 +17,25 @@ from pipeline.energy.site import _ranges, match_phase
 from pipeline.evidence import EvidenceLibrary
 from pipeline.period import month_of
 
-GROUP = ["month", "contract_id", "provider", "site_or_region", "grid_zone", "service", "instance_type", "phase",
-         "project"]
+GROUP = ["month", "contract_id", "provider", "account_id", "site_or_region", "grid_zone", "service", "instance_type",
+         "phase", "project"]
 
 
 def assign_contracts(usage: pd.DataFrame, cfg: Config, contract_ids: list[str], source_label: str) -> pd.Series:
     """Contract of each billing row: the source's cloud contract whose provider (and billing accounts, when
     listed) match. Rows matching none stop the run - an unknown contract makes the boundary unreliable."""
     result = pd.Series(pd.NA, index=usage.index, dtype="string")
+    billing = usage["billing_account_id"] if "billing_account_id" in usage else pd.Series(pd.NA, index=usage.index, dtype="string")
     for cid in contract_ids:
         c = cfg.contract(cid)
         mask = result.isna() & (usage["provider"] == c.provider.lower())
         if c.billing_accounts:
             accts = set(c.billing_accounts)
-            mask &= usage["billing_account_id"].isin(accts) | usage["account_id"].isin(accts)
+            mask &= billing.isin(accts) | usage["account_id"].isin(accts)
         result[mask.fillna(False)] = cid
     unmatched = usage[result.isna()]
     if len(unmatched):
-        keys = [unmatched["provider"].fillna("?"), unmatched["billing_account_id"].fillna("?")]
+        keys = [unmatched["provider"].fillna("?"), billing[result.isna()].fillna(unmatched["account_id"]).fillna("?")]
         problems = [f"provider '{p}', billing account '{a}': {len(g)} row(s), e.g. row {int(g['source_row'].iloc[0])}"
                     for (p, a), g in unmatched.groupby(keys, sort=True)]
         raise ValidationFailed(
@@ -45,11 +46,18 @@ def assign_contracts(usage: pd.DataFrame, cfg: Config, contract_ids: list[str], 
 
 
 def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions: dict[str, Decision]
-                 ) -> tuple[pd.DataFrame, list[dict]]:
-    """Estimated usage rows -> activity slices; plus the unestimated rows grouped by reason (with cost)."""
+                 ) -> tuple[pd.DataFrame, list[dict], list[dict]]:
+    """Estimated usage rows -> activity slices; the unestimated rows grouped by reason (with cost); and
+    billing completeness per provider x service (spend covered by an energy estimate vs total)."""
     zones = {(r.provider, r.region): r.grid_zone for r in lib.regions.itertuples(index=False)}
     ok = est[est["energy_kwh"].notna()].copy()
     unest = est[est["energy_kwh"].isna()]
+    completeness = []
+    for (prov, svc), grp in est.groupby([est["provider"].fillna(""), est["service"].fillna("")], sort=True):
+        covered = grp["energy_kwh"].notna()
+        completeness.append({"provider": prov, "service": svc, "rows": int(len(grp)), "rows_estimated": int(covered.sum()),
+                             "cost": float(grp["cost"].sum()), "cost_estimated": float(grp.loc[covered, "cost"].sum()),
+                             "currency": ";".join(sorted(grp["currency"].dropna().unique()))})
     unestimated = []
     if len(unest):
         g = unest.groupby([unest["provider"].fillna(""), unest["service"].fillna(""),
@@ -58,7 +66,7 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
             unestimated.append({"provider": prov, "service": svc, "reason": reason, "rows": int(len(grp)),
                                 "cost": float(grp["cost"].sum()), "currency": ";".join(sorted(grp["currency"].dropna().unique()))})
     if ok.empty:
-        return pd.DataFrame(), unestimated
+        return pd.DataFrame(), unestimated, completeness
     ok["month"] = month_of(ok["usage_start_utc"], cfg.entity.timezone)
     ok["site_or_region"] = ok["region"].fillna("unknown")
     ok["grid_zone"] = [zones.get((p, r)) for p, r in zip(ok["provider"], ok["region"])]
@@ -79,6 +87,7 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
     ok["phase"], ok["phase_rule"], ok["project"] = phases, rules, projects
     ok["instance_type"] = ok["instance_type"].fillna("")
     ok["service"] = ok["service"].fillna("")
+    ok["account_id"] = ok["account_id"].fillna(ok["billing_account_id"]).fillna("")
     recs = []
     for key, grp in ok.groupby(GROUP, sort=True, dropna=False):
         rec = dict(zip(GROUP, key))
@@ -90,7 +99,7 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
             "source_rows": _ranges(grp["source_row"]),
         })
         recs.append(rec)
-    return _with_decision(pd.DataFrame(recs), cfg, decisions), unestimated
+    return _with_decision(pd.DataFrame(recs), cfg, decisions), unestimated, completeness
 
 
 def site_slices(slices: pd.DataFrame, cfg: Config, contract_id: str, decisions: dict[str, Decision]) -> pd.DataFrame:
@@ -105,6 +114,7 @@ def site_slices(slices: pd.DataFrame, cfg: Config, contract_id: str, decisions: 
     out["grid_zone"] = site.grid_zone
     out["service"] = "GPU cluster (colocation)" if c.kind == "colocation" else "GPU cluster (own data centre)"
     out["instance_type"] = ""
+    out["account_id"] = ""
     out["cost"] = 0.0
     out["cost_currency"] = ""
     return _with_decision(out, cfg, decisions)

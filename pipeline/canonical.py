@@ -32,6 +32,12 @@ USAGE = {
     "tags_json": "string",           # normalised JSON object (keys sorted)
     "contract_id": "string",
     "energy_exclusion": "string",    # valid row that must not become energy (double counted, negation, rounding): why
+    # what the row measures, normalised by the adapter so the energy model needs no format knowledge:
+    #   instance_hours (instance_type set), accelerator_hours (accelerator_model set), vcpu_hours,
+    #   memory_gb_hours, storage_gb_months, network_gb, other
+    "usage_kind": "string",
+    "usage_amount": "float64",       # in the unit the usage_kind names (hours, GB-hours, GB-months, GB)
+    "accelerator_model": "string",   # hardware catalogue name, for accelerator_hours rows (e.g. A100-SXM-40GB)
 }
 
 # Scheduler jobs (Slurm sacct), one row per job allocation (steps never summed)
@@ -86,6 +92,7 @@ ACTIVITY = {
     "contract_id": "string",
     "contract_kind": "string",
     "provider": "string",
+    "account_id": "string",          # cloud sub-account / project / subscription ("" for sites)
     "site_or_region": "string",
     "grid_zone": "string",
     "service": "string",
@@ -102,6 +109,10 @@ ACTIVITY = {
     "cost": "float64",               # billed cost in the billing currency (cost_currency)
     "cost_currency": "string",
     "instrument": "string",          # market-based instrument covering this slice (EAC id, supplier, residual, grid)
+    # what the factors multiply: energy_kwh (unit kWh), or for provider-reported primary data the reported
+    # kg CO2e (unit kgCO2e, factor 1.0) - so emissions = quantity x factor holds on every row
+    "quantity": "float64",
+    "quantity_unit": "string",
     "factor_id_lb": "string",
     "factor_lb_kg_per_kwh": "float64",
     "factor_id_mb": "string",

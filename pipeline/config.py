@@ -116,7 +116,12 @@ class Contract(_Strict):
     lease: Literal["operating", "finance", "none"] = Field(
         "operating", description="Colocation: lease type of the space / racks (financial-control boundary).")
     pue: float | None = Field(None, ge=1.0, le=3.0, description="Power usage effectiveness; cloud defaults to the provider's published PUE.")
-    utilisation: float | None = Field(None, gt=0, le=1, description="Cloud: average accelerator/CPU utilisation assumed (default 0.5, flagged).")
+    utilisation: float | None = Field(None, gt=0, le=1, description="Cloud: average CPU utilisation assumed (default 0.5, flagged).")
+    gpu_utilisation: float | None = Field(None, gt=0, le=1, description="Cloud: average accelerator utilisation (default: utilisation).")
+    energy_profile: Literal["default", "ccf-compatible"] = Field(
+        "default", description="Cloud energy model: default, or ccf-compatible (memory above CCF's per-processor baseline, to compare with Cloud Carbon Footprint).")
+    provider_carbon_basis: Literal["market", "location"] = Field(
+        "market", description="Cloud: which basis of the provider's reported carbon is the Scope 3 Cat 1 figure.")
     supplier_factor_kg_per_kwh: float | None = Field(None, ge=0, description="Supplier-specific emission rate (market-based).")
     supplier_factor_source: str | None = Field(None, description="Where the supplier-specific rate comes from (required with the rate).")
     certificates: list[Certificate] = Field(default_factory=list)

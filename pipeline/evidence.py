@@ -44,6 +44,7 @@ class EvidenceLibrary:
     cpu_power: pd.DataFrame       # cpu_family, min_w_per_vcpu, max_w_per_vcpu
     pue: pd.DataFrame             # provider, pue, source
     constants: pd.DataFrame       # name, value, unit, source
+    families: pd.DataFrame        # provider, family, accelerator_model, accelerators_per_size_rule, cpu_family
 
     def constant(self, name: str) -> float:
         row = self.constants[self.constants["name"] == name]
@@ -78,5 +79,8 @@ def load_library() -> EvidenceLibrary:
                    ["min_w_per_vcpu", "max_w_per_vcpu"])
     pue = _numeric(_read("hardware/pue.csv", ["provider", "pue", "source"]), ["pue"])
     const = _read("hardware/constants.csv", ["name", "value", "unit", "source"])
+    fam_cols = ["provider", "family", "accelerator_model", "accelerators_per_size_rule", "cpu_family"]
+    families = (_read("hardware/instance_families.csv", fam_cols)
+                if (EVIDENCE_DIR / "hardware" / "instance_families.csv").is_file() else pd.DataFrame(columns=fam_cols))
     version = (EVIDENCE_DIR / "VERSION").read_text(encoding="utf-8").strip()
-    return EvidenceLibrary(version, grid, residual, regions, acc, inst, cpu, pue, const)
+    return EvidenceLibrary(version, grid, residual, regions, acc, inst, cpu, pue, const, families)

@@ -23,7 +23,8 @@ from pipeline.activities import assign_contracts, cloud_slices, site_slices
 from pipeline.classify.scope import classify
 from pipeline.config import Config
 from pipeline.csv_output import write_csv
-from pipeline.emissions.calculate import apply_factors
+from pipeline.emissions import provider_reported
+from pipeline.emissions.calculate import apply_factors, renumber
 from pipeline.energy import cloud as cloud_energy
 from pipeline.energy import site as site_energy
 from pipeline.errors import OutputError
@@ -69,11 +70,11 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
             f = ing.frame.copy()
             f["contract_id"] = assign_contracts(f, cfg, ing.source.contracts, ing.label)
             usage_frames.append(f)
-    slices, unestimated = [], []
+    slices, unestimated, completeness = [], [], []
     if usage_frames:
         usage = pd.concat(usage_frames, ignore_index=True)
         est = cloud_energy.estimate(usage, {c.id: c for c in cfg.contracts}, lib)
-        cs, unestimated = cloud_slices(est, cfg, lib, decisions)
+        cs, unestimated, completeness = cloud_slices(est, cfg, lib, decisions)
         if not cs.empty:
             slices.append(cs)
 
@@ -110,6 +111,19 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     all_slices = pd.concat(slices, ignore_index=True)
     ledger, factors, instruments = apply_factors(all_slices, cfg, lib)
 
+    # --- provider-reported carbon (primary data) replaces the estimate of its account-months
+    carbon_frames = []
+    for ing in ingested:
+        if ing.family == "provider_carbon":
+            f = ing.frame.copy()
+            f["contract_id"] = assign_contracts(f, cfg, ing.source.contracts, ing.label)
+            carbon_frames.append(f)
+    carbon = pd.concat(carbon_frames, ignore_index=True) if carbon_frames else pd.DataFrame()
+    ledger, pseudo, reconciliation, primary = provider_reported.apply(ledger, carbon, cfg)
+    if pseudo:
+        factors = pd.concat([factors, pd.DataFrame(pseudo)], ignore_index=True).sort_values("factor_id").reset_index(drop=True)
+    ledger = renumber(ledger)
+
     decisions_df = pd.DataFrame([
         {"contract_id": c.id, "kind": c.kind, "provider": c.provider, "rule_id": decisions[c.id].rule_id,
          "scope": decisions[c.id].scope, "category": decisions[c.id].category,
@@ -120,7 +134,10 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
         [config_sha, __version__, lib.version] + [i.report.sha256 for i in ingested]).encode()).hexdigest()[:16]
     defaults = defaults_shares(ledger)
     data_quality = {
+        "billing_completeness": completeness,
         "unestimated_billing": unestimated,
+        "provider_reconciliation": reconciliation.to_dict("records") if not reconciliation.empty else [],
+        "scope3_primary_data": primary,
         "defaults_used": defaults,
         "meter_gaps": meter_gaps,
         "certificates": instruments,

@@ -89,7 +89,7 @@ def test_scope2_location_and_market_based(demo_run, config):
 
 def test_scope3_cat1_cloud_estimate(demo_run, config):
     """Re-perform the cloud estimate: per instance-hour, (GPUs x (min + 0.5 (max-min)) + vCPUs x (min + 0.5 (max-min))) W
-    + memory GiB x 0.000392 kWh, x AWS PUE, x the region's grid factor."""
+    + memory GiB x 0.000392 kWh, x AWS PUE, x the region's grid factor; storage GB-months as SSD TB-hours."""
     _, s, _ = demo_run
     inst = {r["instance_type"]: r for r in _csv(EVIDENCE / "hardware" / "instances.csv") if r["provider"] == "aws"}
     acc = _evidence("hardware/accelerators.csv", "accelerator_model")
@@ -97,9 +97,16 @@ def test_scope3_cat1_cloud_estimate(demo_run, config):
     pue = float(_evidence("hardware/pue.csv", "provider")["aws"]["pue"])
     mem = float(_evidence("hardware/constants.csv", "name")["memory_kwh_per_gb_hour"]["value"])
     zone = {r["region"]: r["grid_zone"] for r in _csv(EVIDENCE / "factors" / "cloud_regions.csv") if r["provider"] == "aws"}
+    ssd_wh_per_tb_hour = float(_evidence("hardware/constants.csv", "name")["ssd_wh_per_tb_hour"]["value"])
     u = 0.5
     kg = kwh_total = 0.0
     for r in _csv(DEMO / "data" / "billing" / "aws_focus_2026Q3.csv"):
+        if r["ChargeCategory"] == "Usage" and r["ConsumedUnit"] == "GB-Mo" and r["ServiceCategory"] == "Storage":
+            # storage: GB-months x 730 h -> GB-hours; / 1000 -> TB-hours; x SSD Wh per TB-hour / 1000 -> kWh
+            kwh = float(r["ConsumedQuantity"]) * 730 / 1000 * ssd_wh_per_tb_hour / 1000 * pue
+            kwh_total += kwh
+            kg += kwh * _grid_factor(zone[r["RegionId"]])
+            continue
         if r["ChargeCategory"] != "Usage" or r["ConsumedUnit"] != "Hours":
             continue
         try:

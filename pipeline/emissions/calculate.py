@@ -81,16 +81,23 @@ def apply_factors(slices: pd.DataFrame, cfg: Config, lib: EvidenceLibrary
                 r["factor_id_lb"], r["factor_lb_kg_per_kwh"] = lb.id, lb.kg_per_kwh
                 r["factor_id_mb"], r["factor_mb_kg_per_kwh"] = mb["factor_id"], float(mb["value_kg_per_kwh"])
                 r["defaults_used"] = _add_flags(rec.get("defaults_used", ""), *lb_flags, *mb_flags)
-                r["emissions_lb_kg_co2e"] = r["energy_kwh"] * r["factor_lb_kg_per_kwh"]
-                r["emissions_mb_kg_co2e"] = r["energy_kwh"] * r["factor_mb_kg_per_kwh"]
+                r["quantity"], r["quantity_unit"] = r["energy_kwh"], "kWh"
+                r["emissions_lb_kg_co2e"] = r["quantity"] * r["factor_lb_kg_per_kwh"]
+                r["emissions_mb_kg_co2e"] = r["quantity"] * r["factor_mb_kg_per_kwh"]
                 rows.append(r)
 
-    ledger = pd.DataFrame(rows)
-    sort_cols = ["scope", "category", "contract_id", "site_or_region", "month", "phase", "project", "service",
-                 "instance_type", "instrument"]
-    ledger = ledger.sort_values(sort_cols, kind="stable", na_position="first").reset_index(drop=True)
-    ledger["activity_id"] = [f"A{i:06d}" for i in range(1, len(ledger) + 1)]
-    ledger = conform(ledger, ACTIVITY)[list(ACTIVITY)]
+    ledger = renumber(pd.DataFrame(rows))
     factors = pd.DataFrame([used[k] for k in sorted(used)], columns=FACTOR_COLUMNS)
     return ledger, factors, instrument_decisions
 
+
+SORT = ["scope", "category", "contract_id", "account_id", "site_or_region", "month", "phase", "project", "service",
+        "instance_type", "instrument"]
+
+
+def renumber(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Canonical order and activity ids (A000001...), so the same inputs always give the same ledger."""
+    ledger = conform(ledger, ACTIVITY)
+    ledger = ledger.sort_values(SORT, kind="stable", na_position="first").reset_index(drop=True)
+    ledger["activity_id"] = [f"A{i:06d}" for i in range(1, len(ledger) + 1)]
+    return ledger[list(ACTIVITY)]

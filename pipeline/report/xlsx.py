@@ -54,14 +54,15 @@ from pipeline.report.summary import PHASE_KEYS
 # --- layout constants ------------------------------------------------------------------------------
 
 LEDGER_COLUMNS = (
-    "activity_id", "month", "contract_id", "contract_kind", "provider", "site_or_region", "grid_zone",
+    "activity_id", "month", "contract_id", "contract_kind", "provider", "account_id", "site_or_region", "grid_zone",
     "service", "instance_type", "phase", "project", "scope", "category", "rule_id", "own_operations",
-    "energy_kwh", "energy_basis", "defaults_used", "cost", "cost_currency", "instrument",
+    "energy_kwh", "energy_basis", "defaults_used", "cost", "cost_currency", "instrument", "quantity", "quantity_unit",
     "factor_id_lb", "factor_id_mb", "source_file", "source_rows",
 )
-LEDGER_HEADERS = {"energy_kwh": "energy (kWh)", "cost": "cost (billing currency)"}
-H_FACTOR_LB = "factor LB (kg/kWh)"
-H_FACTOR_MB = "factor MB (kg/kWh)"
+LEDGER_HEADERS = {"energy_kwh": "energy (kWh)", "cost": "cost (billing currency)",
+                  "quantity": "quantity (kWh, or kg CO2e when provider-reported)"}
+H_FACTOR_LB = "factor LB (kg CO2e per unit)"
+H_FACTOR_MB = "factor MB (kg CO2e per unit)"
 H_EM_LB = "emissions LB (kg CO2e)"
 H_EM_MB = "emissions MB (kg CO2e)"
 
@@ -288,7 +289,7 @@ def _check_lookup(ledger: pd.DataFrame, factors: pd.DataFrame) -> None:
     problems = []
     for basis in ("lb", "mb"):
         for aid, fid, fval, kwh, em in zip(ledger["activity_id"], ledger[f"factor_id_{basis}"],
-                                           ledger[f"factor_{basis}_kg_per_kwh"], ledger["energy_kwh"],
+                                           ledger[f"factor_{basis}_kg_per_kwh"], ledger["quantity"],
                                            ledger[f"emissions_{basis}_kg_co2e"]):
             fid, fval, kwh, em = _plain(fid), _plain(fval), _plain(kwh), _plain(em)
             if not isinstance(fid, str) or fid.casefold() not in first:
@@ -300,7 +301,7 @@ def _check_lookup(ledger: pd.DataFrame, factors: pd.DataFrame) -> None:
                                 f"but the ledger used {fval}")
                 continue
             if kwh is None or em is None or not math.isclose(kwh * fval, em, rel_tol=1e-9, abs_tol=1e-9):
-                problems.append(f"{aid}: emissions_{basis} {em} != energy {kwh} x factor {fval}")
+                problems.append(f"{aid}: emissions_{basis} {em} != quantity {kwh} x factor {fval}")
     if problems:
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
         raise ValueError("the XLSX formulas would not reproduce the ledger: " + "; ".join(problems[:10]) + more)
@@ -341,7 +342,7 @@ def _ledger_sheet(ws, ledger: pd.DataFrame) -> dict[str, int]:
     n = len(LEDGER_COLUMNS)
     col.update(f_lb=n + 1, f_mb=n + 2, em_lb=n + 3, em_mb=n + 4)
     _header(ws, 1, headers)
-    fmts = {"energy_kwh": FMT_KWH, "cost": FMT_MONEY}
+    fmts = {"energy_kwh": FMT_KWH, "quantity": FMT_KWH, "cost": FMT_MONEY}
     L = get_column_letter
     for r, rec in enumerate(ledger[list(LEDGER_COLUMNS)].itertuples(index=False, name=None), start=2):
         for c, (name, v) in enumerate(zip(LEDGER_COLUMNS, rec), start=1):
@@ -351,7 +352,7 @@ def _ledger_sheet(ws, ledger: pd.DataFrame) -> dict[str, int]:
         id_lb, id_mb = rec[col["factor_id_lb"] - 1], rec[col["factor_id_mb"] - 1]
         _formula(ws, r, col["f_lb"], _lookup(f"{L(col['factor_id_lb'])}{r}", _plain(id_lb)), FMT_FACTOR)
         _formula(ws, r, col["f_mb"], _lookup(f"{L(col['factor_id_mb'])}{r}", _plain(id_mb)), FMT_FACTOR)
-        e = f"{L(col['energy_kwh'])}{r}"
+        e = f"{L(col['quantity'])}{r}"
         _formula(ws, r, col["em_lb"], f"={e}*{L(col['f_lb'])}{r}", FMT_KG)
         _formula(ws, r, col["em_mb"], f"={e}*{L(col['f_mb'])}{r}", FMT_KG)
     ws.freeze_panes = "B2"

@@ -86,6 +86,46 @@ def sniff(columns: list[str]) -> bool:
     return {"ChargePeriodStart", "BilledCost"} <= cols and bool({"ProviderName", "ServiceProviderName"} & cols)
 
 
+_STORAGE_UNITS = {"gb-mo", "gb-month", "gb-months", "gb/month", "gib-mo", "gib-month", "gib-months"}
+_NETWORK_UNITS = {"gb", "gib"}
+
+
+def usage_kind(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(usage_kind, usage_amount) from unit, service category and instance type (see canonical.USAGE)."""
+    unit = out["unit"].str.lower().str.strip()
+    cat = out["service_category"].fillna("")
+    kind = pd.Series("other", index=out.index, dtype="string")
+    kind[out["instance_type"].notna() & unit.isin(["hours", "hour", "hrs", "h"]).fillna(False)] = "instance_hours"
+    kind[(kind == "other") & unit.isin(_STORAGE_UNITS).fillna(False) & (cat == "Storage")] = "storage_gb_months"
+    kind[(kind == "other") & unit.isin(_NETWORK_UNITS).fillna(False) & (cat == "Networking")] = "network_gb"
+    amount = out["quantity"].where(kind != "other")
+    return kind, amount.astype("float64")
+
+
+# AWS usage types that repeat energy already billed on other rows (domain notes: double-counting traps)
+_AWS_TRAPS = [
+    (re.compile(r"HostBoxUsage"), "double counted: dedicated-host charge; the instances on the host are billed as BoxUsage rows"),
+    (re.compile(r"^(?:[A-Z0-9]+-)?ECS-EC2"), "double counted: ECS on EC2 charge; the EC2 instances are billed separately"),
+    (re.compile(r"^(?:[A-Z0-9]+-)?EMR-EKS-EC2"), "double counted: EMR on EKS charge; the EC2 instances are billed separately"),
+]
+
+
+def aws_usage_type_exclusion(usage_type: object) -> str | None:
+    if not isinstance(usage_type, str):
+        return None
+    for pattern, reason in _AWS_TRAPS:
+        if pattern.search(usage_type):
+            return reason
+    return None
+
+
+def energy_exclusions(out: pd.DataFrame, usage_type: pd.Series, commitment_status: pd.Series) -> pd.Series:
+    reasons = usage_type.map(aws_usage_type_exclusion).astype("string")
+    unused = commitment_status.str.lower().eq("unused").fillna(False)
+    reasons[unused & reasons.isna()] = "unused commitment: no resource ran"
+    return reasons
+
+
 def read_raw(path: Path) -> RawTable:
     if path.suffix.lower() == ".parquet":
         try:
@@ -135,6 +175,9 @@ def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
         idx = compute[compute].index
         itype.loc[idx] = [extract_instance_type(*(t.loc[i] for t in texts)) for i in idx]
     out["instance_type"] = itype
+    out["usage_kind"], out["usage_amount"] = usage_kind(out)
+    out["accelerator_model"] = pd.Series(pd.NA, index=f.index, dtype="string")
+    out["energy_exclusion"] = energy_exclusions(out, col("x_UsageType"), col("CommitmentDiscountStatus"))
     tags = col("Tags").map(normalise_tags)
     out["tags_json"] = tags.map(lambda t: t[0]).astype("string")
     unreadable = int((~tags.map(lambda t: t[1]).astype(bool)).sum())

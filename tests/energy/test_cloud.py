@@ -41,9 +41,16 @@ DEFAULT_U = float(_table("constants.csv", "name")["default_utilisation"]["value"
 
 
 def _usage(rows: list[dict]) -> pd.DataFrame:
+    """Canonical usage rows as an adapter gives them: instance rows are usage_kind instance_hours."""
     base = {"contract_id": "aws", "provider": "aws", "charge_category": "Usage", "instance_type": pd.NA,
-            "quantity": 1.0, "region": "us-east-1", "cost": 1.0}
-    return pd.DataFrame([{**base, **r} for r in rows])
+            "quantity": 1.0, "region": "us-east-1", "cost": 1.0, "energy_exclusion": pd.NA, "accelerator_model": pd.NA}
+    out = []
+    for r in rows:
+        rec = {**base, **r}
+        rec.setdefault("usage_kind", "instance_hours" if isinstance(rec["instance_type"], str) else "other")
+        rec.setdefault("usage_amount", rec["quantity"])
+        out.append(rec)
+    return pd.DataFrame(out)
 
 
 CONTRACTS = {"aws": Contract(id="aws", kind="cloud", provider="aws"),
@@ -114,9 +121,9 @@ def test_rows_not_estimated_keep_their_reason():
     ]), CONTRACTS, load_library())
     assert est["energy_kwh"].isna().all()
     assert est["not_estimated_reason"].tolist() == [
-        "instance type not in the hardware catalogue: p9.enormous",
+        f"{cloud.UNKNOWN_TYPE}: p9.enormous",
         "non-usage charge (Tax)",
-        cloud.NOT_INSTANCE_HOURS,
+        cloud.NOT_ESTIMATED_KIND,
     ]
     assert est["defaults_used"].tolist() == ["", "", ""]
 
@@ -124,5 +131,35 @@ def test_rows_not_estimated_keep_their_reason():
 def test_type_known_for_other_provider_only_is_unknown():
     est = cloud.estimate(_usage([{"provider": "azure", "instance_type": "p4d.24xlarge"}]),
                          CONTRACTS, load_library())
-    assert est.iloc[0]["not_estimated_reason"] == "instance type not in the hardware catalogue: p4d.24xlarge"
+    assert est.iloc[0]["not_estimated_reason"] == f"{cloud.UNKNOWN_TYPE}: p4d.24xlarge"
     assert math.isnan(est.iloc[0]["energy_kwh"])
+
+
+def test_other_usage_kinds():
+    """accelerator-hours (GCP GPU SKUs), vCPU-hours, memory GB-hours, storage GB-months, network GB."""
+    lib = load_library()
+    est = cloud.estimate(_usage([
+        {"provider": "gcp", "usage_kind": "accelerator_hours", "accelerator_model": "A100-SXM-40GB", "usage_amount": 2.0},
+        {"provider": "gcp", "usage_kind": "vcpu_hours", "usage_amount": 10.0},
+        {"provider": "gcp", "usage_kind": "memory_gb_hours", "usage_amount": 100.0},
+        {"usage_kind": "storage_gb_months", "usage_amount": 1000.0},
+        {"usage_kind": "network_gb", "usage_amount": 50.0},
+        {"usage_kind": "instance_hours", "instance_type": "g5.xlarge", "energy_exclusion": "double counted: test"},
+    ]), {"aws": Contract(id="aws", kind="cloud", provider="aws")}, lib)
+    gcp_pue = float(_table("pue.csv", "provider")["gcp"]["pue"])
+    a100 = _table("accelerators.csv", "accelerator_model")["A100-SXM-40GB"]
+    gcp_cpu = _table("cpu_power.csv", "cpu_family")["GCP median"]
+    consts = _table("constants.csv", "name")
+    # A100: 2 h x (46 + 0.5 x (407 - 46)) W = 2 x 226.5 W = 0.453 kWh IT
+    assert est.iloc[0]["energy_kwh"] == pytest.approx(
+        2 * (float(a100["min_w"]) + 0.5 * (float(a100["max_w"]) - float(a100["min_w"]))) / 1000 * gcp_pue, rel=1e-9)
+    # vCPU: 10 h x GCP median (0.68 + 0.5 x (4.11 - 0.68)) W
+    cmin, cmax = float(gcp_cpu["min_w_per_vcpu"]), float(gcp_cpu["max_w_per_vcpu"])
+    assert est.iloc[1]["energy_kwh"] == pytest.approx(10 * (cmin + 0.5 * (cmax - cmin)) / 1000 * gcp_pue, rel=1e-9)
+    assert est.iloc[2]["energy_kwh"] == pytest.approx(100 * float(consts["memory_kwh_per_gb_hour"]["value"]) * gcp_pue, rel=1e-9)
+    # storage: 1000 GB-months x 730 h = 730 TB-hours x 1.2 Wh = 0.876 kWh IT
+    assert est.iloc[3]["energy_kwh"] == pytest.approx(
+        1000 * 730 / 1000 * float(consts["ssd_wh_per_tb_hour"]["value"]) / 1000 * AWS_PUE, rel=1e-9)
+    assert "storage_assumed_ssd" in est.iloc[3]["defaults_used"]
+    assert est.iloc[4]["energy_kwh"] == pytest.approx(50 * float(consts["network_kwh_per_gb"]["value"]) * AWS_PUE, rel=1e-9)
+    assert math.isnan(est.iloc[5]["energy_kwh"]) and est.iloc[5]["not_estimated_reason"] == "double counted: test"

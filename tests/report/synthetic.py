@@ -46,6 +46,7 @@ def _row(**kw):
         "factor_mb_kg_per_kwh": 0.2, "source_file": "meters.csv", "source_rows": "2-745",
     }
     base.update(kw)
+    base["quantity"], base["quantity_unit"] = base["energy_kwh"], "kWh"
     base["emissions_lb_kg_co2e"] = base["energy_kwh"] * base["factor_lb_kg_per_kwh"]
     base["emissions_mb_kg_co2e"] = base["energy_kwh"] * base["factor_mb_kg_per_kwh"]
     return base

@@ -56,9 +56,9 @@ def test_totals_are_live_formulas_over_ledger(synthetic_disclosure, tmp_path):
 
     le = wb["Ledger"]
     headers = [c.value for c in le[1]]
-    for h in ("factor LB (kg/kWh)", "factor MB (kg/kWh)", "emissions LB (kg CO2e)", "emissions MB (kg CO2e)"):
+    for h in ("factor LB (kg CO2e per unit)", "factor MB (kg CO2e per unit)", "emissions LB (kg CO2e)", "emissions MB (kg CO2e)"):
         assert h in headers
-    f_lb = headers.index("factor LB (kg/kWh)") + 1
+    f_lb = headers.index("factor LB (kg CO2e per unit)") + 1
     em_mb = headers.index("emissions MB (kg CO2e)") + 1
     assert le.max_row == len(synthetic_disclosure.ledger) + 1
     for r in range(2, le.max_row + 1):
