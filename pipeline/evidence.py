@@ -79,8 +79,7 @@ def load_library() -> EvidenceLibrary:
                    ["min_w_per_vcpu", "max_w_per_vcpu"])
     pue = _numeric(_read("hardware/pue.csv", ["provider", "pue", "source"]), ["pue"])
     const = _read("hardware/constants.csv", ["name", "value", "unit", "source"])
-    fam_cols = ["provider", "family", "accelerator_model", "accelerators_per_size_rule", "cpu_family"]
-    families = (_read("hardware/instance_families.csv", fam_cols)
-                if (EVIDENCE_DIR / "hardware" / "instance_families.csv").is_file() else pd.DataFrame(columns=fam_cols))
+    families = _read("hardware/instance_families.csv", ["provider", "family", "accelerator_model",
+                                                        "accelerators_per_size_rule", "cpu_family"])
     version = (EVIDENCE_DIR / "VERSION").read_text(encoding="utf-8").strip()
     return EvidenceLibrary(version, grid, residual, regions, acc, inst, cpu, pue, const, families)

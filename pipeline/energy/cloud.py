@@ -29,6 +29,7 @@ import re
 import pandas as pd
 
 from pipeline.config import Contract
+from pipeline.errors import ConfigError
 from pipeline.evidence import EvidenceLibrary
 
 NOT_USAGE = "non-usage charge"
@@ -155,8 +156,8 @@ def estimate(usage: pd.DataFrame, contracts: dict[str, Contract], lib: EvidenceL
                 if reason is None and spec.get("memory_gib") and not pd.isna(spec["memory_gib"]):
                     gib = float(spec["memory_gib"])
                     if profile == "ccf-compatible":
-                        gib = max(0.0, gib - _ccf_memory_baseline_gib(lib, spec))
-                        flags.append("memory_above_ccf_baseline")
+                        gib, flag = ccf_memory_gb(lib, row.provider, str(row.instance_type), spec)
+                        flags.append(flag)
                     parts[2] = gib * amount * mem_coeff
                 flags.append("power_model_ccf_linear")
         elif kind == "accelerator_hours":
@@ -200,6 +201,26 @@ def estimate(usage: pd.DataFrame, contracts: dict[str, Contract], lib: EvidenceL
     return out
 
 
-def _ccf_memory_baseline_gib(lib: EvidenceLibrary, spec: dict) -> float:
-    """CCF counts memory only above a per-processor baseline; the rule's constants are evidence rows."""
-    return lib.constant("ccf_memory_baseline_gib_per_vcpu") * float(spec.get("vcpus") or 0)
+def ccf_memory_gb(lib: EvidenceLibrary, provider: str, instance_type: str, spec: dict) -> tuple[float, str]:
+    """Memory counted per hour by Cloud Carbon Footprint (AWS rule, constants and citations in
+    evidence/hardware/constants.csv): the family's largest size (V vCPUs, L GB) has ceil(V / 96) physical chips;
+    only memory above the CPU family's per-chip memory P is counted:
+        GB = max(0, L / chips - P) x (instance GB / L);  burstable t* types: 0.
+    Other providers: CCF's rules are not reproduced; all memory is counted (flagged)."""
+    if provider != "aws":
+        return float(spec["memory_gib"]), "ccf_memory_rule_not_available_all_memory_counted"
+    family, _ = family_of(provider, instance_type)
+    if family.startswith("t"):
+        return 0.0, "memory_above_ccf_baseline"
+    same = lib.instances[(lib.instances["provider"] == "aws")
+                         & lib.instances["instance_type"].str.startswith(family + ".")]
+    largest = same.sort_values(["vcpus", "memory_gib"]).iloc[-1] if len(same) else spec
+    vcpus, big_gb = float(largest["vcpus"]), float(largest["memory_gib"])
+    chips = max(1.0, float(-(-vcpus // lib.constant("ccf_vcpus_per_physical_chip"))))
+    slug = str(spec.get("cpu_family") or "").lower().replace(" ", "_")
+    try:
+        per_chip = lib.constant(f"ccf_aws_memory_gb_per_chip_{slug}")
+    except ConfigError:
+        per_chip = lib.constant("ccf_aws_memory_gb_per_chip_default")
+    excess = max(0.0, big_gb / chips - per_chip)
+    return excess * (float(spec["memory_gib"]) / big_gb), "memory_above_ccf_baseline"

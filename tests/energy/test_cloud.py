@@ -163,3 +163,25 @@ def test_other_usage_kinds():
     assert "storage_assumed_ssd" in est.iloc[3]["defaults_used"]
     assert est.iloc[4]["energy_kwh"] == pytest.approx(50 * float(consts["network_kwh_per_gb"]["value"]) * AWS_PUE, rel=1e-9)
     assert math.isnan(est.iloc[5]["energy_kwh"]) and est.iloc[5]["not_estimated_reason"] == "double counted: test"
+
+
+def test_ccf_compatible_profile_reproduces_ccf_p4d_hour():
+    """Parity with Cloud Carbon Footprint's own estimator (npm @cloud-carbon-footprint/aws 0.15.0) for one
+    p4d.24xlarge hour in us-east-1: compute 2.308 kWh and 0.469 kWh of memory above its per-chip baseline.
+    By hand: GPU 8 x (46 + 0.5 x 361) = 1812 W; CPU 96 x (0.64 + 0.5 x 3.33) = 221.28 W;
+    (1.812 + 0.22128) x 1.135 = 2.3077728 kWh. Memory: 1 chip (ceil(96 / 96)); Cascade Lake 98.12 GB per chip;
+    (1152 - 98.12) x 0.000392 x 1.135 = 0.46889... kWh."""
+    ccf = {"aws": Contract(id="aws", kind="cloud", provider="aws", energy_profile="ccf-compatible")}
+    row = cloud.estimate(_usage([{"instance_type": "p4d.24xlarge", "quantity": 1.0}]), ccf, load_library()).iloc[0]
+    compute = (row["accelerator_it_kwh"] + row["cpu_it_kwh"]) * row["pue"]
+    memory = row["memory_it_kwh"] * row["pue"]
+    assert compute == pytest.approx((1.812 + 0.22128) * 1.135, rel=1e-9)
+    assert round(compute, 3) == 2.308
+    assert memory == pytest.approx((1152 - 98.12) * 0.000392 * 1.135, rel=1e-9)
+    assert round(memory, 3) == 0.469
+    # the default profile counts every GiB: 1152 x 0.000392 x 1.135
+    default = cloud.estimate(_usage([{"instance_type": "p4d.24xlarge"}]), CONTRACTS, load_library()).iloc[0]
+    assert default["memory_it_kwh"] * default["pue"] == pytest.approx(1152 * 0.000392 * 1.135, rel=1e-9)
+    # and the CCF emission factor for us-east-1 gives CCF's operational kg for compute + memory
+    kg = (compute + memory) * 0.000379069 * 1000
+    assert round(kg, 3) == pytest.approx(1.052, abs=0.001)   # CCF 1.054 kg includes its embodied-as-kWh term
