@@ -166,11 +166,11 @@ def _family_checks(family: str, frame: pd.DataFrame, parsed: Parsed, reasons: di
         dup = ids.notna() & ids.duplicated(keep="first")
         for i in ok.index[dup]:
             reasons.setdefault(i, []).append(("duplicate_line_item", f"line item {ids[i]} appears again in this file (first kept; re-delivered or duplicated export?)"))
-    elif family == "job":
-        bad_jobs = set(frame.loc[frame.index.intersection(list(reasons)), "job_id"].dropna())
-        for i, parent in parsed.folded.items():
-            if parent in bad_jobs and i not in reasons:
-                reasons[i] = [("job_step_of_quarantined_job", f"step of job {parent}, which is quarantined")]
+
+    # rows merged into another row (job steps, superseded refreshes, summed scope rows) follow that row
+    for i, (target, note) in parsed.folded.items():
+        if target in reasons and i not in reasons:
+            reasons[i] = [("merged_into_quarantined_row", f"{note}; that row is quarantined")]
 
 
 def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: Validator,
@@ -231,8 +231,9 @@ def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: 
 
 def ingest_all(cfg: Config, validator: Validator, bounds: PeriodBounds, out_dir: Path) -> list[Ingested]:
     results = []
-    for index, src in enumerate(cfg.sources):
-        paths = expand_paths(cfg, src, index)
+    # every path is checked before any file is read, so a typo is reported at once
+    all_paths = [expand_paths(cfg, src, index) for index, src in enumerate(cfg.sources)]
+    for src, paths in zip(cfg.sources, all_paths):
         for path in paths:
             src_id = src.id or path.stem
             if src.id and len(paths) > 1:

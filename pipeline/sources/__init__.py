@@ -23,5 +23,7 @@ import pandas as pd
 class Parsed:
     frame: pd.DataFrame
     quarantine: dict = field(default_factory=dict)   # raw index -> [(code, reason)]
-    folded: dict = field(default_factory=dict)       # raw index -> note (read and accepted, merged into another row)
+    # raw index -> (index of the row it was merged into, note): read and accepted, counted once in that row;
+    # if that row is quarantined, the merged rows follow it (ingest does this for every format)
+    folded: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)

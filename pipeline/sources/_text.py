@@ -11,6 +11,7 @@ import csv
 import gzip
 import hashlib
 import io
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,3 +142,22 @@ def to_utc(s: pd.Series, *, assume_zone: str | None, fmt: str | None = None) -> 
         else:
             out[naive] = local.dt.tz_localize(assume_zone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
     return out
+
+
+MAX_TAGS_CHARS = 65_536
+
+
+def normalise_tags(text: object) -> tuple[str, bool]:
+    """Tags as a JSON object string with sorted keys; returns (json, readable)."""
+    if not isinstance(text, str) or not text.strip():
+        return "{}", True
+    if len(text) > MAX_TAGS_CHARS:
+        return "{}", False
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return "{}", False
+    if not isinstance(obj, dict):
+        return "{}", False
+    flat = {str(k).strip(): ("" if v is None else str(v)) for k, v in obj.items()}
+    return json.dumps(flat, sort_keys=True, ensure_ascii=False), True

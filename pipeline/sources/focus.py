@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 
 from pipeline.canonical import USAGE, conform
 from pipeline.errors import InputError
-from pipeline.sources import Parsed
-from pipeline.sources._text import RawTable, nullify, read_delimited, to_number, to_utc
+from pipeline.sources import Parsed, aws_cur
+from pipeline.sources._text import MAX_TAGS_CHARS, RawTable, normalise_tags, nullify, read_delimited, to_number, to_utc  # noqa: F401
 
 KIND = "focus"
 FAMILY = "usage"
@@ -41,7 +41,6 @@ _PROVIDERS = [
 _AWS_TYPE = re.compile(
     r"\b([a-z][a-z0-9-]*\d[a-z0-9-]*\.(?:nano|micro|small|medium|large|xlarge|\d+xlarge|metal(?:-\d+xl)?))\b")
 _AZURE_TYPE = re.compile(r"\b(Standard_[A-Za-z0-9_]+)\b")
-MAX_TAGS_CHARS = 65_536
 
 
 def normalise_provider(name: object) -> str | None:
@@ -65,22 +64,6 @@ def extract_instance_type(*texts: object) -> str | None:
     return None
 
 
-def normalise_tags(text: object) -> tuple[str, bool]:
-    """Tags as a JSON object string with sorted keys; returns (json, readable)."""
-    if not isinstance(text, str) or not text.strip():
-        return "{}", True
-    if len(text) > MAX_TAGS_CHARS:
-        return "{}", False
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
-        return "{}", False
-    if not isinstance(obj, dict):
-        return "{}", False
-    flat = {str(k).strip(): ("" if v is None else str(v)) for k, v in obj.items()}
-    return json.dumps(flat, sort_keys=True, ensure_ascii=False), True
-
-
 def sniff(columns: list[str]) -> bool:
     cols = set(columns)
     return {"ChargePeriodStart", "BilledCost"} <= cols and bool({"ProviderName", "ServiceProviderName"} & cols)
@@ -102,25 +85,13 @@ def usage_kind(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return kind, amount.astype("float64")
 
 
-# AWS usage types that repeat energy already billed on other rows (domain notes: double-counting traps)
-_AWS_TRAPS = [
-    (re.compile(r"HostBoxUsage"), "double counted: dedicated-host charge; the instances on the host are billed as BoxUsage rows"),
-    (re.compile(r"^(?:[A-Z0-9]+-)?ECS-EC2"), "double counted: ECS on EC2 charge; the EC2 instances are billed separately"),
-    (re.compile(r"^(?:[A-Z0-9]+-)?EMR-EKS-EC2"), "double counted: EMR on EKS charge; the EC2 instances are billed separately"),
-]
-
-
-def aws_usage_type_exclusion(usage_type: object) -> str | None:
-    if not isinstance(usage_type, str):
-        return None
-    for pattern, reason in _AWS_TRAPS:
-        if pattern.search(usage_type):
-            return reason
-    return None
-
-
-def energy_exclusions(out: pd.DataFrame, usage_type: pd.Series, commitment_status: pd.Series) -> pd.Series:
-    reasons = usage_type.map(aws_usage_type_exclusion).astype("string")
+def energy_exclusions(out: pd.DataFrame, usage_type: pd.Series, service_code: pd.Series,
+                      commitment_status: pd.Series) -> pd.Series:
+    """AWS rows in FOCUS carry the CUR usage type (x_UsageType): the CUR double-counting traps apply."""
+    is_aws = out["provider"] == "aws"
+    reasons = pd.Series([aws_cur.energy_exclusion(None, code, ut) if aws else None
+                         for aws, code, ut in zip(is_aws.fillna(False), service_code, usage_type)],
+                        index=out.index, dtype="string")
     unused = commitment_status.str.lower().eq("unused").fillna(False)
     reasons[unused & reasons.isna()] = "unused commitment: no resource ran"
     return reasons
@@ -177,7 +148,8 @@ def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
     out["instance_type"] = itype
     out["usage_kind"], out["usage_amount"] = usage_kind(out)
     out["accelerator_model"] = pd.Series(pd.NA, index=f.index, dtype="string")
-    out["energy_exclusion"] = energy_exclusions(out, col("x_UsageType"), col("CommitmentDiscountStatus"))
+    out["energy_exclusion"] = energy_exclusions(out, col("x_UsageType"), col("x_ServiceCode"),
+                                                col("CommitmentDiscountStatus"))
     tags = col("Tags").map(normalise_tags)
     out["tags_json"] = tags.map(lambda t: t[0]).astype("string")
     unreadable = int((~tags.map(lambda t: t[1]).astype(bool)).sum())

@@ -91,12 +91,12 @@ def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: s
         out["energy_kwh"] = to_number(jobs["ConsumedEnergyRaw"]) / J_PER_KWH
     else:
         out["energy_kwh"] = float("nan")
-    job_ids = set(out["job_id"].dropna())
+    job_index = {jid: i for i, jid in out["job_id"].items() if isinstance(jid, str)}
     folded, quarantine = {}, {}
     for i in f.index[steps]:
         parent = str(f.at[i, "JobID"]).split(".", 1)[0]
-        if parent in job_ids:
-            folded[i] = parent
+        if parent in job_index:
+            folded[i] = (job_index[parent], f"step of job {parent}: its energy repeats the job's, never summed")
         else:
             quarantine[i] = [("job_step_without_job", f"step of job {parent}, whose job row is missing")]
     notes = [f"{len(folded)} job-step row(s) (.batch/.extern/...) folded into their jobs; step energy never summed"] if folded else []
