@@ -75,6 +75,7 @@ PROVIDER_CARBON = {
     "source_file": "string",
     "source_row": "int64",
     "provider": "string",
+    "billing_account_id": "string",  # payer / billing account / enrollment
     "account_id": "string",
     "region": "string",
     "service": "string",

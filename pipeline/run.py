@@ -33,7 +33,7 @@ from pipeline.evidence import load_library
 from pipeline.ingest import Ingested, ingest_all
 from pipeline.period import bounds as period_bounds
 from pipeline.report.methodology import methodology
-from pipeline.report.summary import build_summary
+from pipeline.report.summary import build_summary, json_safe
 from pipeline.result import Disclosure
 from pipeline.validate.great_expectations import Validator
 
@@ -163,7 +163,7 @@ def _write_outputs(d: Disclosure, stage: Path, extras: dict, validator: Validato
         write_csv(d.allocation, stage / "site_allocation.csv")
     if not extras["job_keys"].empty:
         write_csv(extras["job_keys"], stage / "job_allocation_keys.csv")
-    (stage / "summary.json").write_text(json.dumps(d.summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    (stage / "summary.json").write_text(json.dumps(json_safe(d.summary), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     (stage / "methodology.md").write_text(
         "\n\n".join(f"## {h}\n\n{t}" for h, t in d.methodology) + "\n", encoding="utf-8")
     if d.config.config_path and Path(d.config.config_path).is_file():

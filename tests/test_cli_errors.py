@@ -106,8 +106,8 @@ def test_config_naming_missing_file(demo):
     (demo / "disclosure.yaml").write_text(cfg, encoding="utf-8")
     proc = _run(demo)
     assert proc.returncode == 2
-    # the slurm source is the second one: sources[1]
-    assert "key 'sources[1].path'" in proc.stderr
+    # the slurm source is the fourth one: sources[3]
+    assert "key 'sources[3].path'" in proc.stderr
     assert "file 'data/slurm/missing.txt' not found" in proc.stderr
 
 
@@ -118,7 +118,7 @@ def test_config_unknown_key(demo):
     proc = _run(demo)
     assert proc.returncode == 2
     assert "error (ConfigError)" in proc.stderr
-    assert "contracts[1].colour: unknown key" in proc.stderr
+    assert "contracts[2].colour: unknown key" in proc.stderr
     assert str(demo / "disclosure.yaml") in proc.stderr
 
 

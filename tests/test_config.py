@@ -229,10 +229,10 @@ def test_demo_config_loads():
     cfg = load_config(DEMO)
     assert cfg.entity.name == "Northwind Intelligence Ltd"
     assert (cfg.period.start, cfg.period.end) == (dt.date(2026, 7, 1), dt.date(2026, 9, 30))
-    assert [c.id for c in cfg.contracts] == ["aws-main", "lon-colo"]
+    assert [c.id for c in cfg.contracts] == ["aws-main", "azure-main", "lon-colo"]
     assert cfg.contract("lon-colo").certificates[0].mwh == pytest.approx(81.3, rel=1e-9)
     assert [m.id for m in cfg.site("lon-colo-1").meters] == ["LON1-PDU-A", "LON1-PDU-B"]
-    assert [s.kind for s in cfg.sources] == ["focus", "slurm_sacct", "meter_readings"]
+    assert [s.kind for s in cfg.sources] == ["focus", "azure_cost", "aws_carbon", "slurm_sacct", "meter_readings"]
     assert cfg.base_dir == DEMO.resolve().parent
 
 

@@ -46,10 +46,11 @@ def config() -> dict:
 
 
 def _grid_factor(zone: str) -> float:
-    """GB: the UK government's generation-boundary factor is preferred over lifecycle rows (our rule)."""
-    rows = [r for r in _csv(EVIDENCE / "factors" / "grid_location.csv")
-            if r["zone"] == zone and r["boundary"] == "generation" and int(r["data_year"]) <= 2026]
-    best = max(rows, key=lambda r: int(r["data_year"]))
+    """Our selection rule, by hand: a generation-boundary row is preferred over lifecycle rows (GB: the UK
+    government's factor); then the latest data year not after the reporting year 2026."""
+    rows = [r for r in _csv(EVIDENCE / "factors" / "grid_location.csv") if r["zone"] == zone]
+    rows = [r for r in rows if r["boundary"] == "generation"] or rows
+    best = max((r for r in rows if int(r["data_year"]) <= 2026), key=lambda r: int(r["data_year"]))
     return float(best["value_kg_per_kwh"])
 
 
@@ -82,53 +83,96 @@ def test_scope2_location_and_market_based(demo_run, config):
     assert e["scope2_location_based"] == pytest.approx(facility_kwh * gb / 1000, rel=REL)
     # the GO certificate is GB market, 2026 vintage, retired: covers its MWh at 0 kg/kWh; the rest has no
     # supplier rate and no residual mix shipped -> grid average as the stated last resort
-    go_kwh = config["contracts"][1]["certificates"][0]["mwh"] * 1000
+    colo = next(c for c in config["contracts"] if c["id"] == "lon-colo")
+    go_kwh = colo["certificates"][0]["mwh"] * 1000
     assert e["scope2_market_based"] == pytest.approx((facility_kwh - go_kwh) * gb / 1000, rel=REL)
     assert e["scope2_market_based"] < e["scope2_location_based"]
 
 
-def test_scope3_cat1_cloud_estimate(demo_run, config):
-    """Re-perform the cloud estimate: per instance-hour, (GPUs x (min + 0.5 (max-min)) + vCPUs x (min + 0.5 (max-min))) W
-    + memory GiB x 0.000392 kWh, x AWS PUE, x the region's grid factor; storage GB-months as SSD TB-hours."""
-    _, s, _ = demo_run
-    inst = {r["instance_type"]: r for r in _csv(EVIDENCE / "hardware" / "instances.csv") if r["provider"] == "aws"}
+def _instance_kwh(provider: str, instance_type: str, hours: float) -> float:
+    """CCF linear model by hand from the evidence CSVs: accelerators and vCPUs at min + 0.5 (max - min) W,
+    memory GiB x 0.000392 kWh per hour, x the provider's PUE."""
+    inst = {(r["provider"], r["instance_type"]): r for r in _csv(EVIDENCE / "hardware" / "instances.csv")}
     acc = _evidence("hardware/accelerators.csv", "accelerator_model")
     cpu = _evidence("hardware/cpu_power.csv", "cpu_family")
-    pue = float(_evidence("hardware/pue.csv", "provider")["aws"]["pue"])
+    pue = float(_evidence("hardware/pue.csv", "provider")[provider]["pue"])
     mem = float(_evidence("hardware/constants.csv", "name")["memory_kwh_per_gb_hour"]["value"])
-    zone = {r["region"]: r["grid_zone"] for r in _csv(EVIDENCE / "factors" / "cloud_regions.csv") if r["provider"] == "aws"}
-    ssd_wh_per_tb_hour = float(_evidence("hardware/constants.csv", "name")["ssd_wh_per_tb_hour"]["value"])
-    u = 0.5
-    kg = kwh_total = 0.0
+    spec, u = inst[(provider, instance_type)], 0.5
+    w = 0.0
+    if int(spec["accelerator_count"]):
+        a = acc[spec["accelerator_model"]]
+        w += int(spec["accelerator_count"]) * (float(a["min_w"]) + u * (float(a["max_w"]) - float(a["min_w"])))
+    c = cpu[spec["cpu_family"]]
+    w += int(spec["vcpus"]) * (float(c["min_w_per_vcpu"]) + u * (float(c["max_w_per_vcpu"]) - float(c["min_w_per_vcpu"])))
+    return (w / 1000 * hours + float(spec["memory_gib"]) * hours * mem) * pue
+
+
+def test_scope3_cat1_cloud_estimate_and_primary_data(demo_run):
+    """Re-perform Scope 3 Cat 1: our estimate per account and month (AWS FOCUS + Azure EA), replaced by AWS's
+    reported market-based figure wherever the CARBON_EMISSIONS export has that account-month."""
+    _, s, _ = demo_run
+    zone = {(r["provider"], r["region"]): r["grid_zone"] for r in _csv(EVIDENCE / "factors" / "cloud_regions.csv")}
+    aws_pue = float(_evidence("hardware/pue.csv", "provider")["aws"]["pue"])
+    ssd = float(_evidence("hardware/constants.csv", "name")["ssd_wh_per_tb_hour"]["value"])
+    est_kg: dict[tuple, float] = {}
+    kwh_total = 0.0
+
+    def add(key, kwh, z):
+        nonlocal kwh_total
+        kwh_total += kwh
+        est_kg[key] = est_kg.get(key, 0.0) + kwh * _grid_factor(z)
+
     for r in _csv(DEMO / "data" / "billing" / "aws_focus_2026Q3.csv"):
-        if r["ChargeCategory"] == "Usage" and r["ConsumedUnit"] == "GB-Mo" and r["ServiceCategory"] == "Storage":
-            # storage: GB-months x 730 h -> GB-hours; / 1000 -> TB-hours; x SSD Wh per TB-hour / 1000 -> kWh
-            kwh = float(r["ConsumedQuantity"]) * 730 / 1000 * ssd_wh_per_tb_hour / 1000 * pue
-            kwh_total += kwh
-            kg += kwh * _grid_factor(zone[r["RegionId"]])
-            continue
-        if r["ChargeCategory"] != "Usage" or r["ConsumedUnit"] != "Hours":
+        if r["ChargeCategory"] != "Usage":
             continue
         try:
-            hours = float(r["ConsumedQuantity"])
+            qty = float(r["ConsumedQuantity"])
             dt.datetime.fromisoformat(r["ChargePeriodStart"].replace("Z", "+00:00"))
         except ValueError:
             continue  # the two deliberately broken rows are quarantined
-        spec = inst[r["SkuMeter"].split(":")[1]]
-        w = 0.0
-        if int(spec["accelerator_count"]):
-            a = acc[spec["accelerator_model"]]
-            w += int(spec["accelerator_count"]) * (float(a["min_w"]) + u * (float(a["max_w"]) - float(a["min_w"])))
-        c = cpu[spec["cpu_family"]]
-        w += int(spec["vcpus"]) * (float(c["min_w_per_vcpu"]) + u * (float(c["max_w_per_vcpu"]) - float(c["min_w_per_vcpu"])))
-        kwh = (w / 1000 * hours + float(spec["memory_gib"]) * hours * mem) * pue
-        kwh_total += kwh
-        kg += kwh * _grid_factor(zone[r["RegionId"]])
+        key = ("aws", r["SubAccountId"], r["ChargePeriodStart"][:7])
+        if r["ConsumedUnit"] == "GB-Mo" and r["ServiceCategory"] == "Storage":
+            # GB-months x 730 h -> GB-hours; / 1000 -> TB-hours; x SSD Wh per TB-hour / 1000 -> kWh
+            add(key, qty * 730 / 1000 * ssd / 1000 * aws_pue, zone[("aws", r["RegionId"])])
+        elif r["ConsumedUnit"] == "Hours":
+            add(key, _instance_kwh("aws", r["SkuMeter"].split(":")[1], qty), zone[("aws", r["RegionId"])])
+    for r in _csv(DEMO / "data" / "billing" / "azure_ea_2026Q3.csv"):
+        if r["ChargeType"] != "Usage":
+            continue
+        month = f"{r['Date'][6:10]}-{r['Date'][0:2]}"          # EA dates are MM/DD/YYYY
+        size = json.loads(r["AdditionalInfo"])["ServiceType"]
+        add(("azure", r["SubscriptionId"], month), _instance_kwh("azure", size, float(r["Quantity"])),
+            zone[("azure", r["ResourceLocation"])])
+    reported: dict[tuple, float] = {}
+    for r in _csv(DEMO / "data" / "carbon" / "aws_carbon_emissions_2026Q3.csv"):
+        key = ("aws", r["usage_account_id"], r["usage_period_start"][:7])
+        reported[key] = reported.get(key, 0.0) + float(r["total_mbm_emissions_value"]) * 1000   # MTCO2e -> kg
+    expected = sum(reported.get(k, v) for k, v in est_kg.items()) + sum(v for k, v in reported.items() if k not in est_kg)
     e = s["emissions_tco2e"]
     assert s["energy_mwh"]["cloud_estimated_value_chain"] == pytest.approx(kwh_total / 1000, rel=REL)
-    assert e["scope3_by_category"]["1"] == pytest.approx(kg / 1000, rel=REL)
-    assert e["scope3_total"] == pytest.approx(kg / 1000, rel=REL)
+    assert e["scope3_by_category"]["1"] == pytest.approx(expected / 1000, rel=REL)
+    assert e["scope3_total"] == pytest.approx(expected / 1000, rel=REL)
     assert "8" not in e["scope3_by_category"]  # operational control: the colocation is Scope 2
+    assert s["scope3_primary_data"]["reported_tco2e"] == pytest.approx(sum(reported.values()) / 1000, rel=REL)
+    assert s["scope3_primary_data"]["share_of_scope3"] == pytest.approx(sum(reported.values()) / expected, rel=REL)
+    # the reconciliation shows both figures for each reported account x region x month
+    recon = [r for r in s["data_quality"]["provider_reconciliation"] if r["reported_used_kg"] is not None]
+    assert sum(r["reported_used_kg"] for r in recon) == pytest.approx(sum(reported.values()), rel=REL)
+    assert all(r["estimated_kg_co2e"] is not None for r in recon)
+
+
+def test_completeness_lists_spend_not_turned_into_energy(demo_run):
+    _, s, _ = demo_run
+    comp = {(c["provider"], c["service"]): c for c in s["data_quality"]["billing_completeness"]}
+    azure_purchase = [r for r in _csv(DEMO / "data" / "billing" / "azure_ea_2026Q3.csv") if r["ChargeType"] == "Purchase"]
+    lic = comp[("azure", "Virtual Machines Licenses")]
+    assert lic["cost"] == pytest.approx(sum(float(r["CostInBillingCurrency"]) for r in azure_purchase), rel=REL)
+    assert lic["cost_estimated"] == 0.0
+    ec2 = comp[("aws", "Amazon Elastic Compute Cloud")]
+    # not estimated within EC2: the monthly Tax rows and the September Credit (no usage)
+    non_usage = [r for r in _csv(DEMO / "data" / "billing" / "aws_focus_2026Q3.csv")
+                 if r["ServiceName"] == "Amazon Elastic Compute Cloud" and r["ChargeCategory"] != "Usage"]
+    assert ec2["cost"] - ec2["cost_estimated"] == pytest.approx(sum(float(r["BilledCost"]) for r in non_usage), rel=1e-9)
 
 
 def test_totals_add_up(demo_run):

@@ -562,6 +562,121 @@ def write_focus(rows: list[dict], path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Azure EA cost details export (second cloud) and AWS CARBON_EMISSIONS (provider-reported carbon)
+# Drawn from their own random stream, so the files above stay byte-identical.
+# ---------------------------------------------------------------------------------------------
+
+AZURE_COLUMNS = [
+    "BillingAccountId", "BillingAccountName", "BillingPeriodStartDate", "BillingPeriodEndDate", "SubscriptionId",
+    "SubscriptionName", "Date", "Product", "MeterId", "ServiceFamily", "MeterCategory", "MeterSubCategory",
+    "MeterRegion", "MeterName", "Quantity", "EffectivePrice", "CostInBillingCurrency", "UnitPrice", "BillingCurrency",
+    "ResourceLocation", "ConsumedService", "ResourceId", "ResourceName", "AdditionalInfo", "Tags", "UnitOfMeasure",
+    "ResourceGroup", "ChargeType", "PublisherType", "PricingModel",
+]
+AZ_SUB = ("7d5c2a10-4f1e-4c3b-9a6d-2b8e1f0c9a11", "northwind-azure-inference")
+# fictional EUR prices per hour
+AZ_VMS = {"Standard_ND96asr_v4": ("NDasrA100v4 Series", "ND96asr A100 v4", 27.20),
+          "Standard_NC24ads_A100_v4": ("NCadsA100v4 Series", "NC24ads A100 v4", 3.67)}
+
+
+def azure_rows(rng: random.Random) -> list[dict]:
+    rows = []
+    days = [dt.date(2026, 7, 1) + dt.timedelta(days=i) for i in range(92)]
+    fine_tune_days = {dt.date(2026, 8, 3) + dt.timedelta(days=i) for i in range(5)}
+    for day in days:
+        usage = [("Standard_NC24ads_A100_v4", f"nw-az-serve-{k}", 24.0, {"project": "search-ranker", "workload": "inference"})
+                 for k in (1, 2)]
+        if day in fine_tune_days:
+            usage.append(("Standard_ND96asr_v4", "nw-az-ft-ranker", 24.0 if day != max(fine_tune_days) else 9.5,
+                          {"project": "search-ranker", "workload": "fine-tuning"}))
+        for size, name, hours, tags in usage:
+            sub, meter, price = AZ_VMS[size]
+            hours = round(hours - rng.choice([0.0, 0.0, 0.0, 0.25]), 2)
+            first = dt.date(day.year, day.month, 1)
+            last = (dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1) - dt.timedelta(days=1))
+            rows.append({
+                "BillingAccountId": "71234567", "BillingAccountName": "Northwind Intelligence Ltd (EA)",
+                "BillingPeriodStartDate": first.strftime("%m/%d/%Y"), "BillingPeriodEndDate": last.strftime("%m/%d/%Y"),
+                "SubscriptionId": AZ_SUB[0], "SubscriptionName": AZ_SUB[1], "Date": day.strftime("%m/%d/%Y"),
+                "Product": f"Virtual Machines {sub} - {meter} - EU West", "MeterId": rand_token(rng, 8).lower(),
+                "ServiceFamily": "Compute", "MeterCategory": "Virtual Machines", "MeterSubCategory": sub,
+                "MeterRegion": "EU West", "MeterName": meter, "Quantity": f"{hours:g}", "EffectivePrice": f"{price:g}",
+                "CostInBillingCurrency": money(round(hours * price, 6)), "UnitPrice": f"{price:g}",
+                "BillingCurrency": "EUR", "ResourceLocation": "westeurope",
+                "ConsumedService": "Microsoft.Compute",
+                "ResourceId": f"/subscriptions/{AZ_SUB[0]}/resourceGroups/rg-ml/providers/Microsoft.Compute/virtualMachines/{name}",
+                "ResourceName": name,
+                "AdditionalInfo": json.dumps({"UsageType": "ComputeHR", "ImageType": "Canonical", "ServiceType": size,
+                                              "VCPUs": 96 if size.startswith("Standard_ND") else 24}),
+                # EA exports write tags without the surrounding braces
+                "Tags": ",".join(f'"{k}": "{v}"' for k, v in tags.items()),
+                "UnitOfMeasure": "1 Hour", "ResourceGroup": "rg-ml", "ChargeType": "Usage",
+                "PublisherType": "Azure", "PricingModel": "OnDemand",
+            })
+    # one reservation purchase (not usage: no energy) in July
+    rows.append({**{c: "" for c in AZURE_COLUMNS}, "BillingAccountId": "71234567",
+                 "BillingAccountName": "Northwind Intelligence Ltd (EA)", "BillingPeriodStartDate": "07/01/2026",
+                 "BillingPeriodEndDate": "07/31/2026", "SubscriptionId": AZ_SUB[0], "SubscriptionName": AZ_SUB[1],
+                 "Date": "07/15/2026", "Product": "Reserved VM Instance, Standard_NC24ads_A100_v4, EU West, 1 Year",
+                 "ServiceFamily": "Compute", "MeterCategory": "Virtual Machines Licenses", "Quantity": "1",
+                 "CostInBillingCurrency": "12045.5", "BillingCurrency": "EUR", "ResourceLocation": "westeurope",
+                 "UnitOfMeasure": "1 Hour", "ChargeType": "Purchase", "PricingModel": "Reservation"})
+    return rows
+
+
+CARBON_COLUMNS = ["last_refresh_timestamp", "location", "model_version", "payer_account_id", "product_code",
+                  "region_code", "total_lbm_emissions_unit", "total_lbm_emissions_value", "total_mbm_emissions_unit",
+                  "total_mbm_emissions_value", "usage_account_id", "usage_period_end", "usage_period_start"]
+
+
+def aws_carbon_rows(focus: list[dict]) -> list[dict]:
+    """What AWS's customer carbon footprint export would report for the demo accounts: one row per account x
+    product x region x month. The figures are fictional: the instance-hours of the FOCUS file times fixed
+    per-hour rates (MTCO2e), so the provider's and our estimates differ, as they do in practice."""
+    per_hour_t = {"p5.48xlarge": 0.0021, "p4d.24xlarge": 0.0009, "g5.12xlarge": 0.00016, "g5.xlarge": 0.00004,
+                  "m5.2xlarge": 0.00001}
+    mbm_share = {"us-east-1": 0.55, "eu-west-2": 0.15}     # fictional renewable-purchase effect in the MBM
+    acc: dict[tuple, float] = {}
+    for r in focus:
+        if r["ChargeCategory"] == "Usage" and r["ConsumedUnit"] == "GB-Mo":
+            month = r["ChargePeriodStart"][:7]
+            key = (r["SubAccountId"], "AmazonS3", r["RegionId"], month)
+            acc[key] = acc.get(key, 0.0) + float(r["ConsumedQuantity"]) * 0.0000004   # fictional t per GB-month
+            continue
+        if r["ChargeCategory"] != "Usage" or r["ConsumedUnit"] != "Hours":
+            continue
+        try:
+            hours = float(r["ConsumedQuantity"])
+            month = dt.datetime.fromisoformat(r["ChargePeriodStart"].replace("Z", "+00:00")).strftime("%Y-%m")
+        except ValueError:
+            continue
+        itype = r["SkuMeter"].split(":", 1)[1]
+        key = (r["SubAccountId"], "AmazonEC2", r["RegionId"], month)
+        acc[key] = acc.get(key, 0.0) + hours * per_hour_t[itype]
+    rows = []
+    for (account, product, region, month), lbm in sorted(acc.items()):
+        y, m = map(int, month.split("-"))
+        start = dt.datetime(y, m, 1, tzinfo=UTC)
+        end = dt.datetime(y + (m == 12), 1 if m == 12 else m + 1, 1, tzinfo=UTC)
+        rows.append({"last_refresh_timestamp": (end + dt.timedelta(days=20)).strftime("%Y-%m-%d %H:%M:%SZ"),
+                     "location": REGIONS[region][0], "model_version": "v3.0.0", "payer_account_id": PAYER[0],
+                     "product_code": product, "region_code": region, "total_lbm_emissions_unit": "MTCO2e",
+                     "total_lbm_emissions_value": f"{lbm:.6f}", "total_mbm_emissions_unit": "MTCO2e",
+                     "total_mbm_emissions_value": f"{lbm * mbm_share[region]:.6f}", "usage_account_id": account,
+                     "usage_period_end": end.strftime("%Y-%m-%d %H:%M:%SZ"),
+                     "usage_period_start": start.strftime("%Y-%m-%d %H:%M:%SZ")})
+    return rows
+
+
+def write_rows(rows: list[dict], columns: list[str], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+# ---------------------------------------------------------------------------------------------
 # Summary (what the README quotes; computed from the generated data, London months)
 # ---------------------------------------------------------------------------------------------
 
@@ -627,6 +742,9 @@ def main() -> None:
     write_meters(energy, meter_path)
     rows = focus_rows(rng)
     write_focus(rows, focus_path)
+    extra_rng = random.Random(SEED + 1)
+    write_rows(azure_rows(extra_rng), AZURE_COLUMNS, DATA / "billing" / "azure_ea_2026Q3.csv")
+    write_rows(aws_carbon_rows(rows), CARBON_COLUMNS, DATA / "carbon" / "aws_carbon_emissions_2026Q3.csv")
 
     total_it = sum(sum(v) for v in energy.values())
     facility = total_it * PUE

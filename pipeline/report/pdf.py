@@ -47,6 +47,12 @@ CONSOLIDATION_LABELS = {
 }
 
 DQ_TITLES = {
+    "billing_completeness": "Billing completeness: spend covered by an energy estimate, per provider and service",
+    "provider_reconciliation": "Reconciliation: provider-reported carbon vs our estimate (kg CO2e)",
+    "scope3_primary_data": "Scope 3 from primary data (provider-reported)",
+    "certificates": "Energy attribute certificates (market-based Scope 2)",
+    "input_notes": "Notes on the inputs",
+    "meter_gaps": "Meter gaps (not filled)",
     "unestimated_billing": "Billing rows not turned into energy",
     "defaults_used": "Defaults used",
 }

@@ -7,6 +7,8 @@ All figures are floats, unrounded (rounding happens only in the PDF/XLSX present
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 PHASE_KEYS = ("training", "fine_tuning", "inference", "evaluation", "unallocated")
@@ -88,8 +90,27 @@ def build_summary(d) -> dict:  # d: pipeline.result.Disclosure
             for i in d.inputs
         ],
         "validation": {"success": not failed, "rows_quarantined": quarantined, "failed_expectations": failed},
+        "scope3_primary_data": d.data_quality.get("scope3_primary_data", {"reported_tco2e": 0.0, "share_of_scope3": 0.0}),
         "data_quality": d.data_quality,
         "run": {"id": d.run_id, "code_version": d.code_version,
                 "config_sha256": d.config_sha256,
                 "factor_library_version": d.factor_library_version},
     }
+
+
+def json_safe(value):
+    """NaN / infinity are not JSON: missing figures are written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            return json_safe(value.item())
+        except (ValueError, AttributeError):
+            return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
