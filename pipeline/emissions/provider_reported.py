@@ -128,7 +128,9 @@ def reconciliation(ledger: pd.DataFrame, rep: pd.DataFrame) -> pd.DataFrame:
         model_version=("model_version", lambda x: ";".join(sorted({str(v) for v in x if isinstance(v, str)})))).reset_index()
     m = e.merge(r, on=["provider", "account_id", "region_key", "month"], how="outer")
     m["region"] = m["region"].fillna(m["reported_region"])
-    m["difference_pct"] = (m["estimated_kg_co2e"] - m["reported_used_kg"]) / m["reported_used_kg"] * 100.0
+    # our estimate is location-based: compare it with the provider's location-based figure where there is one
+    base = m["reported_location_based_kg"].where(m["reported_location_based_kg"].notna(), m["reported_used_kg"])
+    m["estimate_vs_reported_lb_pct"] = (m["estimated_kg_co2e"] - base) / base * 100.0
     cols = ["provider", "account_id", "region", "month", "reported_location_based_kg", "reported_market_based_kg",
-            "reported_used_kg", "estimated_kg_co2e", "estimated_kwh", "difference_pct", "model_version"]
+            "reported_used_kg", "estimated_kg_co2e", "estimated_kwh", "estimate_vs_reported_lb_pct", "model_version"]
     return m[cols].sort_values(["provider", "account_id", "month", "region"], na_position="last").reset_index(drop=True)

@@ -1,0 +1,63 @@
+"""pipeline/ingest.py: format recognition (kind: auto), path checks and row accounting across formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import config_from_dict
+from pipeline.errors import ConfigError, InputError
+from pipeline.ingest import ingest_all, sniff
+from pipeline.period import bounds
+from pipeline.validate.great_expectations import Validator
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo" / "data"
+
+
+@pytest.mark.parametrize("path, kind", [
+    (DEMO / "billing" / "aws_focus_2026Q3.csv", "focus"),
+    (DEMO / "billing" / "azure_ea_2026Q3.csv", "azure_cost"),
+    (DEMO / "carbon" / "aws_carbon_emissions_2026Q3.csv", "aws_carbon"),
+    (DEMO / "slurm" / "lon-colo-1_sacct_2026Q3.txt", "slurm_sacct"),
+    (DEMO / "meters" / "lon-colo-1_2026Q3.csv", "meter_readings"),
+])
+def test_sniff_recognises_each_demo_format(path, kind):
+    assert sniff(path, path.name) == kind
+
+
+def test_header_matching_no_format_is_a_clear_error(tmp_path):
+    p = tmp_path / "mystery.csv"
+    p.write_text("when,what,how_much\n2026-07-01,x,1\n", encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        sniff(p, "mystery.csv")
+    msg = ei.value.render()
+    assert "mystery.csv, row 1: the header matches no supported format" in msg
+    assert "when, what, how_much" in msg and "set the source's 'kind' explicitly" in msg
+
+
+def test_auto_source_says_which_format_it_picked(tmp_path):
+    cfg = config_from_dict({
+        "entity": {"name": "T", "consolidation_approach": "operational_control", "currency": "EUR"},
+        "period": "2026-Q3",
+        "contracts": [{"id": "aws", "kind": "cloud", "provider": "aws"}],
+        "sources": [{"id": "b", "kind": "auto", "path": str(DEMO / "billing" / "aws_focus_2026Q3.csv"),
+                     "contracts": ["aws"]}],
+    })
+    (ing,) = ingest_all(cfg, Validator(tmp_path / "gx"), bounds(cfg), tmp_path)
+    assert ing.kind == "focus" and ing.report.kind == "focus"
+    assert ing.report.notes[0] == "format recognised from the header: focus"
+
+
+def test_every_path_checked_before_reading(tmp_path):
+    cfg = config_from_dict({
+        "entity": {"name": "T", "consolidation_approach": "operational_control", "currency": "EUR"},
+        "period": "2026-Q3",
+        "contracts": [{"id": "aws", "kind": "cloud", "provider": "aws"}],
+        "sources": [{"id": "ok", "kind": "focus", "path": str(DEMO / "billing" / "aws_focus_2026Q3.csv"), "contracts": ["aws"]},
+                    {"id": "gone", "kind": "focus", "path": "nowhere/*.csv", "contracts": ["aws"]}],
+    }, base_dir=tmp_path)
+    with pytest.raises(ConfigError) as ei:
+        ingest_all(cfg, Validator(tmp_path / "gx"), bounds(cfg), tmp_path)
+    assert ei.value.key == "sources[1].path"
+    assert not (tmp_path / "quarantine").exists()   # nothing was read
