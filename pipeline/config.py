@@ -120,6 +120,8 @@ class Contract(_Strict):
     gpu_utilisation: float | None = Field(None, gt=0, le=1, description="Cloud: average accelerator utilisation (default: utilisation).")
     energy_profile: Literal["default", "ccf-compatible"] = Field(
         "default", description="Cloud energy model: default, or ccf-compatible (memory above CCF's per-processor baseline, to compare with Cloud Carbon Footprint).")
+    embodied_emissions: bool = Field(
+        False, description="Cloud: also estimate the embodied emissions of the hardware used (SCI method), reported separately, not in the totals.")
     provider_carbon_basis: Literal["market", "location"] = Field(
         "market", description="Cloud: which basis of the provider's reported carbon is the Scope 3 Cat 1 figure.")
     supplier_factor_kg_per_kwh: float | None = Field(None, ge=0, description="Supplier-specific emission rate (market-based).")

@@ -45,6 +45,7 @@ class EvidenceLibrary:
     pue: pd.DataFrame             # provider, pue, source
     constants: pd.DataFrame       # name, value, unit, source
     families: pd.DataFrame        # provider, family, accelerator_model, accelerators_per_size_rule, cpu_family
+    embodied: pd.DataFrame        # provider, instance_type, host_embodied_kg_co2e, source
 
     def constant(self, name: str) -> float:
         row = self.constants[self.constants["name"] == name]
@@ -81,5 +82,6 @@ def load_library() -> EvidenceLibrary:
     const = _read("hardware/constants.csv", ["name", "value", "unit", "source"])
     families = _read("hardware/instance_families.csv", ["provider", "family", "accelerator_model",
                                                         "accelerators_per_size_rule", "cpu_family"])
+    embodied = _read("hardware/embodied.csv", ["provider", "instance_type", "host_embodied_kg_co2e", "source"])
     version = (EVIDENCE_DIR / "VERSION").read_text(encoding="utf-8").strip()
-    return EvidenceLibrary(version, grid, residual, regions, acc, inst, cpu, pue, const, families)
+    return EvidenceLibrary(version, grid, residual, regions, acc, inst, cpu, pue, const, families, embodied)

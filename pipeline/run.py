@@ -25,6 +25,7 @@ from pipeline.config import Config
 from pipeline.csv_output import write_csv
 from pipeline.emissions import provider_reported
 from pipeline.emissions.calculate import apply_factors, renumber
+from pipeline.emissions.embodied import embodied_kg
 from pipeline.energy import cloud as cloud_energy
 from pipeline.energy import site as site_energy
 from pipeline.errors import OutputError
@@ -70,11 +71,12 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
             f = ing.frame.copy()
             f["contract_id"] = assign_contracts(f, cfg, ing.source.contracts, ing.label)
             usage_frames.append(f)
-    slices, unestimated, completeness = [], [], []
+    slices, unestimated, completeness, embodied = [], [], [], {}
     if usage_frames:
         usage = pd.concat(usage_frames, ignore_index=True)
         est = cloud_energy.estimate(usage, {c.id: c for c in cfg.contracts}, lib)
         cs, unestimated, completeness = cloud_slices(est, cfg, lib, decisions)
+        embodied = embodied_kg(est, lib, {c.id for c in cfg.contracts if c.embodied_emissions})
         if not cs.empty:
             slices.append(cs)
 
@@ -138,6 +140,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
         "unestimated_billing": unestimated,
         "provider_reconciliation": reconciliation.to_dict("records") if not reconciliation.empty else [],
         "scope3_primary_data": primary,
+        "embodied_cloud_hardware": embodied,
         "defaults_used": defaults,
         "meter_gaps": meter_gaps,
         "certificates": instruments,

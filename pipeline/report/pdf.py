@@ -50,6 +50,7 @@ DQ_TITLES = {
     "billing_completeness": "Billing completeness: spend covered by an energy estimate, per provider and service",
     "provider_reconciliation": "Reconciliation: provider-reported carbon vs our estimate (kg CO2e)",
     "scope3_primary_data": "Scope 3 from primary data (provider-reported)",
+    "embodied_cloud_hardware": "Embodied emissions of cloud hardware (reported separately, not in the totals)",
     "certificates": "Energy attribute certificates (market-based Scope 2)",
     "input_notes": "Notes on the inputs",
     "meter_gaps": "Meter gaps (not filled)",
