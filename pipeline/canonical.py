@@ -59,6 +59,23 @@ JOB = {
     "energy_kwh": "float64",         # measured node energy (ConsumedEnergyRaw) when Slurm has it, else NaN
 }
 
+# GPU telemetry samples (nvidia-smi, DCGM, Kepler): one row per device per sample.
+# power_w is an instantaneous gauge; energy_counter_j a cumulative counter (resets on reboot): either may be NaN.
+POWER = {
+    "source_file": "string",
+    "source_row": "int64",
+    "host": "string",
+    "device_uuid": "string",         # physical GPU UUID (MIG instances of one GPU share it: de-duplicate by it)
+    "gpu_index": "string",
+    "gpu_model": "string",
+    "ts_utc": "datetime64[ns, UTC]",
+    "power_w": "float64",
+    "energy_counter_j": "float64",
+    "utilisation_pct": "float64",
+    "job_id": "string",              # scheduler job (DCGM hpc_job label) when known
+    "labels_json": "string",         # pod / namespace / container / other labels, sorted JSON object
+}
+
 # Meter intervals (interval energy after unit conversion)
 METER = {
     "source_file": "string",

@@ -165,8 +165,9 @@ class Site(_Strict):
 
 BILLING_KINDS = ("focus", "aws_cur", "gcp_billing", "azure_cost")
 CARBON_KINDS = ("aws_carbon", "gcp_carbon", "azure_carbon")
+SITE_KINDS = ("slurm_sacct", "codecarbon", "meter_readings", "nvidia_smi", "dcgm", "kepler")
 SourceKind = Literal["auto", "focus", "aws_cur", "gcp_billing", "azure_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
-                     "slurm_sacct", "meter_readings"]
+                     "slurm_sacct", "codecarbon", "meter_readings", "nvidia_smi", "dcgm", "kepler"]
 
 
 class Source(_Strict):
@@ -178,12 +179,14 @@ class Source(_Strict):
     interval_minutes: int = Field(60, gt=0, le=1440,
                                   description="Meter readings: interval length; 'timestamp' marks the interval start.")
     gpu_model: str | None = Field(None, description="Slurm: accelerator model when AllocTRES gives none.")
+    max_gap_s: float = Field(120.0, gt=0, description="Telemetry: longest interval between samples that is integrated; longer ones are reported as gaps.")
+    scraped_at: str | None = Field(None, description="Telemetry (Prometheus text without timestamps): when the scrape was taken, ISO 8601 with offset.")
 
     @model_validator(mode="after")
     def _needs(self) -> "Source":
         if self.kind in BILLING_KINDS + CARBON_KINDS and not self.contracts:
             raise ValueError("a billing or provider-carbon source needs 'contracts': the cloud contracts its rows belong to")
-        if self.kind in ("slurm_sacct", "meter_readings") and not self.site:
+        if self.kind in SITE_KINDS and not self.site:
             raise ValueError(f"a {self.kind} source needs 'site': the site id it belongs to")
         return self
 

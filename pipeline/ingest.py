@@ -19,7 +19,7 @@ from pipeline.errors import ConfigError, InputError, ValidationFailed
 from pipeline.period import PeriodBounds
 from pipeline.result import FailedExpectation, InputReport
 from pipeline.sources import Parsed, focus, meter_readings, slurm_sacct
-from pipeline.sources._text import RawTable, sha256_file
+from pipeline.sources._text import RawTable, read_delimited, sha256_file
 from pipeline.validate.great_expectations import Validator
 from pipeline.validate.quarantine import write_quarantine
 
@@ -34,7 +34,8 @@ def register(module) -> None:
 def _register_optional() -> None:
     import importlib
 
-    for name in ("aws_cur", "gcp_billing", "azure_cost", "aws_carbon", "gcp_carbon", "azure_carbon"):
+    for name in ("aws_cur", "gcp_billing", "azure_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
+                 "codecarbon", "nvidia_smi", "dcgm", "kepler"):
         try:
             register(importlib.import_module(f"pipeline.sources.{name}"))
         except ModuleNotFoundError as exc:
@@ -81,19 +82,23 @@ def _label(cfg: Config, path: Path) -> str:
 
 def sniff(path: Path, label: str) -> str:
     """The adapter whose header signature matches the file (``kind: auto``)."""
-    raw = None
     matches = []
     for kind, adapter in ADAPTERS.items():
         try:
             raw = adapter.read_raw(path)
         except InputError:
             continue
-        if adapter.sniff(raw.columns):
+        # line-oriented formats (Prometheus text) read any file; they look at the content instead
+        recognised = adapter.sniff_raw(raw) if hasattr(adapter, "sniff_raw") else adapter.sniff(raw.columns)
+        if recognised:
             matches.append(kind)
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        cols = ", ".join(raw.columns[:20]) if raw is not None else "(unreadable as any supported format)"
+        try:  # show the header as a plain CSV reader sees it
+            cols = ", ".join(read_delimited(path, what="table").columns[:20])
+        except InputError:
+            cols = "(unreadable as any supported format)"
         raise InputError(f"the header matches no supported format (columns: {cols})", file=label, row=1,
                          fix="set the source's 'kind' explicitly to one of: " + ", ".join(sorted(ADAPTERS)))
     raise InputError(f"the header matches several formats ({', '.join(matches)})", file=label, row=1,
@@ -139,6 +144,9 @@ def _parse(cfg: Config, src: Source, adapter, raw: RawTable, label: str) -> Pars
                 f"meter(s) {', '.join(wrong_site)} belong to another site than this source's site '{src.site}'",
                 file=label, fix="split the file per site or correct the source's 'site'")
         return parsed
+    if adapter.FAMILY == "power":
+        kwargs = {"scraped_at": src.scraped_at} if src.scraped_at and adapter.KIND == "kepler" else {}
+        return adapter.to_canonical(raw, source_label=label, site_zone=cfg.site(src.site).timezone, **kwargs)
     parsed = adapter.to_canonical(raw, source_label=label)
     if adapter.FAMILY == "usage":
         parsed.frame["is_usage"] = (parsed.frame["charge_category"].fillna("") == "Usage").astype(bool)
@@ -185,7 +193,7 @@ def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: 
     if family in ("usage", "provider_carbon") and not src.contracts:
         raise ConfigError(f"{label} was recognised as {kind}: the source needs 'contracts'",
                           fix="list the cloud contracts the file's rows belong to")
-    if family in ("job", "meter") and not src.site:
+    if family in ("job", "meter", "power") and not src.site:
         raise ConfigError(f"{label} was recognised as {kind}: the source needs 'site'", fix="name the site")
 
     raw = adapter.read_raw(path)

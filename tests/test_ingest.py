@@ -61,3 +61,32 @@ def test_every_path_checked_before_reading(tmp_path):
         ingest_all(cfg, Validator(tmp_path / "gx"), bounds(cfg), tmp_path)
     assert ei.value.key == "sources[1].path"
     assert not (tmp_path / "quarantine").exists()   # nothing was read
+
+
+FIXTURES = Path(__file__).resolve().parent / "sources" / "fixtures"
+
+
+@pytest.mark.parametrize("kind, path", [
+    ("nvidia_smi", FIXTURES / "nvidia_smi" / "restarted.csv"),
+    ("dcgm", FIXTURES / "dcgm" / "range_2gpu_3ts.json"),
+])
+def test_telemetry_sources_are_ingested_with_row_accounting(tmp_path, kind, path):
+    """GPU telemetry goes through the same ingest path: header suite, the power.rows GE suite, quarantine."""
+    import csv as _csv
+
+    cfg = config_from_dict({
+        "entity": {"name": "T", "consolidation_approach": "operational_control", "currency": "EUR",
+                   "timezone": "Europe/London"},
+        "period": "2026-Q3",
+        "contracts": [{"id": "colo", "kind": "colocation", "provider": "X", "site": "s1"}],
+        "sites": [{"id": "s1", "grid_zone": "GB", "pue": 1.3, "timezone": "Europe/London"}],
+        "sources": [{"id": "t", "kind": "auto", "path": str(path), "site": "s1"}],
+    })
+    (ing,) = ingest_all(cfg, Validator(tmp_path / "gx"), bounds(cfg), tmp_path)
+    r = ing.report
+    assert ing.kind == kind and ing.family == "power"
+    assert r.rows_read == r.rows_accepted + r.rows_quarantined and r.rows_read > 0
+    assert len(ing.frame) > 0 and ing.frame["ts_utc"].notna().all()
+    if r.quarantine_file:
+        with open(tmp_path / r.quarantine_file, newline="", encoding="utf-8") as fh:
+            assert len(list(_csv.DictReader(fh))) == r.rows_quarantined

@@ -4,7 +4,8 @@ Every adapter module has:
     KIND          the config ``kind`` (e.g. "focus", "aws_cur")
     FAMILY        which canonical frame it produces: "usage" (billing), "job", "meter", "provider_carbon"
     REQUIRED      raw header columns that must exist (checked by the ``<KIND>.header`` GE suite; missing -> exit 1)
-    sniff(columns) -> bool          does a header look like this format (``kind: auto``)
+    sniff(columns) -> bool          does a header look like this format (``kind: auto``); line-oriented formats
+                                    that read any file also define sniff_raw(raw) -> bool, which looks at content
     read_raw(path) -> RawTable      all cells as text with 1-based source rows; unreadable file -> InputError
     to_canonical(raw, *, source_label, ...) -> Parsed
 Parsed.frame is indexed like raw.frame (rows dropped by design are listed in ``Parsed.folded``);
