@@ -57,6 +57,7 @@ JOB = {
     "gpu_model": "string",
     "gpu_hours": "float64",
     "energy_kwh": "float64",         # measured node energy (ConsumedEnergyRaw) when Slurm has it, else NaN
+    "node_list": "string",           # hosts the job ran on, Slurm-compressed (gpu[001-004])
 }
 
 # GPU telemetry samples (nvidia-smi, DCGM, Kepler): one row per device per sample.

@@ -22,6 +22,14 @@ MEANINGS = {
     "job_end_unknown_clipped_to_period_end": "Job still running (End=Unknown): counted up to the period end",
     "job_keys_scaled_to_meter": "Job keys exceeded the metered energy and were scaled down to it",
     "site_energy_from_job_estimates": "No meter for the site: energy is the jobs' estimate x PUE",
+    "job_energy_gpu_telemetry": "Job's share of the site meter keyed on its measured GPU energy (nvidia-smi / DCGM / Kepler)",
+    "counter_reset": "An energy counter reset (reboot): energy since the reset counted, the part before it lost",
+    "shared_host_split": "Telemetry of a node shared by several jobs split by their GPUs per node",
+    "instance_type_from_family": "Instance type not in the catalogue: estimated from its family's accelerators",
+    "storage_assumed_ssd": "Cloud storage energy with the SSD coefficient (storage type not in the bill)",
+    "cpu_family_average": "CPU model unknown: the provider's average CPU coefficients used",
+    "provider_reported_primary_data": "Provider-reported carbon (primary data) replaces the estimate for this account-month",
+    "memory_above_ccf_baseline": "ccf-compatible profile: memory counted above CCF's per-processor baseline",
 }
 
 

@@ -28,6 +28,7 @@ from pipeline.emissions.calculate import apply_factors, renumber
 from pipeline.emissions.embodied import embodied_kg
 from pipeline.energy import cloud as cloud_energy
 from pipeline.energy import site as site_energy
+from pipeline.energy.site_telemetry import measured_job_energy
 from pipeline.errors import OutputError
 from pipeline.flags import defaults_shares
 from pipeline.evidence import load_library
@@ -83,7 +84,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     # --- sites: meters + jobs -> allocated slices
     board = {str(m).upper(): w for m, w in zip(lib.accelerators["accelerator_model"], lib.accelerators["board_power_w"])
              if pd.notna(w)}
-    alloc_tables, job_keys_all, meter_gaps = [], [], []
+    alloc_tables, job_keys_all, meter_gaps, telemetry_reports = [], [], [], []
     for site in cfg.sites:
         contract = cfg.contract_for_site(site.id)
         meters = [i for i in ingested if i.family == "meter" and i.source.site == site.id]
@@ -96,7 +97,13 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
             meter_gaps += site_energy.check_meter_coverage(mframe, site, bounds, ", ".join(m.label for m in meters))
             meter_rows = site_energy.meter_months(mframe, site, bounds)
         jframe = pd.concat([j.frame for j in jobs], ignore_index=True) if jobs else None
-        keys = (site_energy.job_month_keys(jframe, bounds, board, cfg.phase_rules, cfg.project_rule.slurm)
+        power = [(i.frame, i.source.max_gap_s) for i in ingested if i.family == "power" and i.source.site == site.id]
+        telemetry_kwh = {}
+        if power:
+            telemetry_kwh, tele_report = measured_job_energy(power, jframe, cfg.entity.timezone)
+            telemetry_reports.append({"site": site.id, **tele_report})
+        keys = (site_energy.job_month_keys(jframe, bounds, board, cfg.phase_rules, cfg.project_rule.slurm,
+                                           telemetry_kwh)
                 if jframe is not None else site_energy.job_month_keys(pd.DataFrame(columns=["start_utc"]), bounds, board, [], "none"))
         keys.insert(0, "site_id", site.id)
         job_keys_all.append(keys)
@@ -143,6 +150,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
         "embodied_cloud_hardware": embodied,
         "defaults_used": defaults,
         "meter_gaps": meter_gaps,
+        "gpu_telemetry": telemetry_reports,
         "certificates": instruments,
         "input_notes": [{"source": i.report.source_id, "note": n} for i in ingested for n in i.report.notes],
     }

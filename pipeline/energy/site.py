@@ -76,8 +76,13 @@ def check_meter_coverage(meters: pd.DataFrame, site: Site, bounds: PeriodBounds,
 
 
 def job_month_keys(jobs: pd.DataFrame, bounds: PeriodBounds, board_power_w: dict[str, float],
-                   rules: list[PhaseRule], project_field: str) -> pd.DataFrame:
-    """One row per job x month with its in-period allocation key (IT kWh), phase and project."""
+                   rules: list[PhaseRule], project_field: str,
+                   telemetry_kwh: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
+    """One row per job x month with its in-period allocation key (IT kWh), phase and project.
+
+    Key hierarchy: GPU telemetry attributed to the job in that month (``telemetry_kwh``: (job_id, month) ->
+    kWh; basis measured) > Slurm node energy (ConsumedEnergyRaw; measured) > GPU-hours x board power (estimated)."""
+    telemetry_kwh = telemetry_kwh or {}
     rows = []
     for j in jobs.itertuples(index=False):
         if pd.isna(j.start_utc):
@@ -98,7 +103,9 @@ def job_month_keys(jobs: pd.DataFrame, bounds: PeriodBounds, board_power_w: dict
             if overlap <= 0:
                 continue
             gpu_hours = j.gpu_count * overlap / 3600.0
-            if measured:
+            if (j.job_id, month) in telemetry_kwh:
+                key_kwh, basis, f = telemetry_kwh[(j.job_id, month)], "measured", ["job_energy_gpu_telemetry"]
+            elif measured:
                 key_kwh, basis, f = j.energy_kwh * overlap / total_s, "measured", []
             elif bp is not None:
                 key_kwh, basis, f = gpu_hours * bp / 1000.0, "estimated", ["job_energy_board_power"]
@@ -158,7 +165,9 @@ def allocate(site: Site, months: list[str], meter_rows: pd.DataFrame | None, key
         alloc_rows.append({"site_id": site.id, "month": month, "metered_it_kwh": metered_it, "pue": site.pue,
                            "facility_kwh": facility, "jobs_kwh_estimate": key_fac, "allocated_kwh": allocated,
                            "unallocated_kwh": unallocated,
-                           "allocation_key": "job energy: measured node energy where Slurm has it, else GPU-hours x board power"
+                           "measured_key_kwh": float(k.loc[k["key_basis"] == "measured", "key_it_kwh"].sum()) * site.pue if len(k) else 0.0,
+                           "estimated_key_kwh": float(k.loc[k["key_basis"] == "estimated", "key_it_kwh"].sum()) * site.pue if len(k) else 0.0,
+                           "allocation_key": "job energy: GPU telemetry where present, else Slurm node energy, else GPU-hours x board power"
                                              + (f"; keys scaled by {scale:.4f} to the meter" if scale != 1.0 else "")})
     return pd.DataFrame(slices), pd.DataFrame(alloc_rows)
 

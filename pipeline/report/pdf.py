@@ -54,6 +54,7 @@ DQ_TITLES = {
     "certificates": "Energy attribute certificates (market-based Scope 2)",
     "input_notes": "Notes on the inputs",
     "meter_gaps": "Meter gaps (not filled)",
+    "gpu_telemetry": "GPU telemetry: measured energy, gaps and attribution to jobs",
     "unestimated_billing": "Billing rows not turned into energy",
     "defaults_used": "Defaults used",
 }

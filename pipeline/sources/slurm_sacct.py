@@ -85,6 +85,7 @@ def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: s
     types = gres_gpu_types or {}
     out["gpu_model"] = pd.Series([types.get(t, t) if isinstance(t, str) else default_gpu_model for t in typed],
                                  index=jobs.index, dtype="string")
+    out["node_list"] = col("NodeList")
     out["duration_s"] = (out["end_utc"] - out["start_utc"]).dt.total_seconds()
     out["gpu_hours"] = out["gpu_count"] * out["duration_s"] / 3600.0
     if "ConsumedEnergyRaw" in jobs.columns:
