@@ -232,7 +232,7 @@ def test_demo_config_loads():
     assert [c.id for c in cfg.contracts] == ["aws-main", "azure-main", "lon-colo"]
     assert cfg.contract("lon-colo").certificates[0].mwh == pytest.approx(81.3, rel=1e-9)
     assert [m.id for m in cfg.site("lon-colo-1").meters] == ["LON1-PDU-A", "LON1-PDU-B"]
-    assert [s.kind for s in cfg.sources] == ["focus", "azure_cost", "aws_carbon", "slurm_sacct", "meter_readings"]
+    assert [s.kind for s in cfg.sources] == ["focus", "azure_cost", "aws_carbon", "slurm_sacct", "dcgm", "meter_readings"]
     assert cfg.base_dir == DEMO.resolve().parent
 
 

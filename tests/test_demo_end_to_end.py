@@ -322,3 +322,22 @@ def test_pdf_pages_show_the_figures(demo_run, tmp_path):
     subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(out / "disclosure.pdf"),
                     str(tmp_path / "page")], check=True)
     assert (tmp_path / "page-01.png").stat().st_size > 10_000
+
+
+def test_gpu_telemetry_energy_and_its_use_as_job_keys(demo_run):
+    """The DCGM file for gpu004 (July): energy by the trapezoid rule computed here from the JSON, and jobs it
+    covers are keyed on it (basis measured)."""
+    out, s, _ = demo_run
+    data = json.loads((DEMO / "data" / "telemetry" / "gpu004_dcgm_2026-07.json").read_text())
+    joules = 0.0
+    for series in data["data"]["result"]:
+        pts = [(int(t), float(v)) for t, v in series["values"]]
+        joules += sum((v1 + v2) / 2 * (t2 - t1) for (t1, v1), (t2, v2) in zip(pts, pts[1:]))
+    (tele,) = s["data_quality"]["gpu_telemetry"]
+    assert tele["energy_kwh"] == pytest.approx(joules / 3.6e6, rel=1e-9)
+    assert tele["attributed_kwh"] + tele["unattributed_kwh"] == pytest.approx(tele["energy_kwh"], rel=1e-9)
+    assert tele["gaps"] == 0
+    keys = _csv(out / "job_allocation_keys.csv")
+    measured = [k for k in keys if "job_energy_gpu_telemetry" in k["flags"]]
+    assert measured and all(k["month"] == "2026-07" and k["key_basis"] == "measured" for k in measured)
+    assert sum(float(k["key_it_kwh"]) for k in measured) == pytest.approx(tele["attributed_kwh"], rel=1e-9)

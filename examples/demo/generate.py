@@ -624,6 +624,30 @@ def azure_rows(rng: random.Random) -> list[dict]:
     return rows
 
 
+def dcgm_range_json(jobs: list, rng: random.Random) -> dict:
+    """DCGM exporter power of node gpu004 (the evaluation lane, 8 H100) for July, as a Prometheus range query
+    at a 15-minute step: ~640 W per GPU while a job runs on the node, ~72 W idle. GPU power only (no CPU,
+    memory or network), so it is below the node's share of the meter, as real telemetry is."""
+    start = local(2026, 7, 1).astimezone(UTC)
+    end = local(2026, 8, 1).astimezone(UTC)
+    on_node = [j for j in jobs if 4 in j.nodes and j.start is not None]
+    steps = int((end - start).total_seconds() // 900)
+    result = []
+    for g in range(8):
+        uuid = f"GPU-4004{g:04d}-0000-4000-8000-00000000{g:04d}"
+        values = []
+        for k in range(steps):
+            t = start + dt.timedelta(seconds=900 * k)
+            busy = any(j.start <= t < j.busy_until() for j in on_node)
+            watts = rng.uniform(610, 670) if busy else rng.uniform(66, 78)
+            values.append([int(t.timestamp()), f"{watts:.2f}"])
+        result.append({"metric": {"__name__": "DCGM_FI_DEV_POWER_USAGE", "gpu": str(g), "UUID": uuid,
+                                  "device": f"nvidia{g}", "modelName": "NVIDIA H100 80GB HBM3",
+                                  "Hostname": "gpu004"},
+                       "values": values})
+    return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
 CARBON_COLUMNS = ["last_refresh_timestamp", "location", "model_version", "payer_account_id", "product_code",
                   "region_code", "total_lbm_emissions_unit", "total_lbm_emissions_value", "total_mbm_emissions_unit",
                   "total_mbm_emissions_value", "usage_account_id", "usage_period_end", "usage_period_start"]
@@ -742,6 +766,10 @@ def main() -> None:
     write_meters(energy, meter_path)
     rows = focus_rows(rng)
     write_focus(rows, focus_path)
+    tele_rng = random.Random(SEED + 2)
+    tele_path = DATA / "telemetry" / "gpu004_dcgm_2026-07.json"
+    tele_path.parent.mkdir(parents=True, exist_ok=True)
+    tele_path.write_text(json.dumps(dcgm_range_json(jobs, tele_rng), separators=(",", ":")) + "\n", encoding="utf-8")
     extra_rng = random.Random(SEED + 1)
     write_rows(azure_rows(extra_rng), AZURE_COLUMNS, DATA / "billing" / "azure_ea_2026Q3.csv")
     write_rows(aws_carbon_rows(rows), CARBON_COLUMNS, DATA / "carbon" / "aws_carbon_emissions_2026Q3.csv")
