@@ -86,6 +86,7 @@ METER = {
     "interval_start_utc": "datetime64[ns, UTC]",
     "interval_end_utc": "datetime64[ns, UTC]",
     "energy_kwh": "float64",
+    "flags": "string",               # meter_register_reset / meter_register_rollover
 }
 
 # Provider-reported carbon (AWS CARBON_EMISSIONS, GCP Carbon Footprint, Azure emissions): primary data

@@ -178,6 +178,9 @@ class Source(_Strict):
     site: str | None = Field(None, description="Slurm / meters: the site the jobs ran at or the meters belong to.")
     interval_minutes: int = Field(60, gt=0, le=1440,
                                   description="Meter readings: interval length; 'timestamp' marks the interval start.")
+    reading_kind: Literal["interval", "cumulative"] = Field(
+        "interval", description="Meter readings: 'interval' energy per interval, or 'cumulative' register readings.")
+    rollover_kwh: float | None = Field(None, gt=0, description="Cumulative registers: the value at which the register rolls over to 0.")
     gpu_model: str | None = Field(None, description="Slurm: accelerator model when AllocTRES gives none.")
     max_gap_s: float = Field(120.0, gt=0, description="Telemetry: longest interval between samples that is integrated; longer ones are reported as gaps.")
     scraped_at: str | None = Field(None, description="Telemetry (Prometheus text without timestamps): when the scrape was taken, ISO 8601 with offset.")

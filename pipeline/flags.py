@@ -23,6 +23,8 @@ MEANINGS = {
     "job_keys_scaled_to_meter": "Job keys exceeded the metered energy and were scaled down to it",
     "site_energy_from_job_estimates": "No meter for the site: energy is the jobs' estimate x PUE",
     "job_energy_gpu_telemetry": "Job's share of the site meter keyed on its measured GPU energy (nvidia-smi / DCGM / Kepler)",
+    "meter_register_reset": "A cumulative meter register went down: read as a reset to zero (energy before the reset lost)",
+    "meter_register_rollover": "A cumulative meter register rolled over at its stated maximum",
     "counter_reset": "An energy counter reset (reboot): energy since the reset counted, the part before it lost",
     "shared_host_split": "Telemetry of a node shared by several jobs split by their GPUs per node",
     "instance_type_from_family": "Instance type not in the catalogue: estimated from its family's accelerators",

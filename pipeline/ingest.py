@@ -131,7 +131,8 @@ def _parse(cfg: Config, src: Source, adapter, raw: RawTable, label: str) -> Pars
     if adapter.FAMILY == "meter":
         meter_sites = {m.id: s.id for s in cfg.sites for m in s.meters}
         parsed = adapter.to_canonical(raw, source_label=label, meter_sites=meter_sites,
-                                      interval_minutes=src.interval_minutes)
+                                      interval_minutes=src.interval_minutes, register=src.reading_kind,
+                                      rollover_kwh=src.rollover_kwh)
         frame = parsed.frame
         unknown = sorted(set(frame["meter_id"].dropna()) - set(meter_sites))
         if unknown:

@@ -135,11 +135,12 @@ def allocate(site: Site, months: list[str], meter_rows: pd.DataFrame | None, key
             mm = meter_rows[meter_rows["month"] == month]
             metered_it = float(mm["energy_kwh"].sum())
             facility = float(mm["facility_kwh"].sum())
-            basis, base_flags = "metered", []
+            basis = "metered"
+            base_flags = sorted({f for fl in mm["flags"].dropna() for f in str(fl).split(";") if f}) if "flags" in mm else []
             scale = 1.0
             if key_fac > facility and key_fac > 0:
                 scale = facility / key_fac
-                base_flags = ["job_keys_scaled_to_meter"]
+                base_flags = base_flags + ["job_keys_scaled_to_meter"]
             allocated = key_fac * scale
             unallocated = facility - allocated
             meter_file = ";".join(sorted(mm["source_file"].astype(str).unique()))
@@ -160,7 +161,8 @@ def allocate(site: Site, months: list[str], meter_rows: pd.DataFrame | None, key
                                "source_rows": _ranges(grp["source_row"])})
         if unallocated > 0 or (meter_rows is not None and not len(k)):
             slices.append({"month": month, "phase": "unallocated", "project": "", "energy_kwh": unallocated,
-                           "energy_basis": basis, "defaults_used": "", "source_file": meter_file,
+                           "energy_basis": basis, "defaults_used": ";".join(f for f in base_flags if f.startswith("meter_")),
+                           "source_file": meter_file,
                            "source_rows": meter_src})
         alloc_rows.append({"site_id": site.id, "month": month, "metered_it_kwh": metered_it, "pue": site.pue,
                            "facility_kwh": facility, "jobs_kwh_estimate": key_fac, "allocated_kwh": allocated,

@@ -138,3 +138,61 @@ def test_missing_column_stops(tmp_path, ingest):
     with pytest.raises(ValidationFailed) as ei:
         ingest(_cfg(tmp_path, "m.csv"))
     assert any("'meter_id'" in p and "found 'meter'" in p for p in ei.value.problems)
+
+
+# --- cumulative registers -------------------------------------------------------------------------------
+
+def _register(path: Path, rollover=None):
+    return meter_readings.to_canonical(meter_readings.read_raw(path), source_label=path.name,
+                                       meter_sites={"M1": "s1", "M2": "s1"}, interval_minutes=60,
+                                       register="cumulative", rollover_kwh=rollover)
+
+
+def test_register_readings_become_intervals_out_of_order_ok(tmp_path):
+    p = _write(tmp_path / "r.csv", [
+        "M1,2026-07-01T02:00:00+01:00,1250,kWh",   # line 2 (out of order)
+        "M1,2026-07-01T00:00:00+01:00,1000,kWh",   # line 3: opening reading
+        "M1,2026-07-01T01:00:00+01:00,1100,kWh",   # line 4
+    ])
+    parsed = _register(p)
+    fr = parsed.frame.set_index("source_row")
+    # 00:00 -> 01:00: 1100 - 1000 = 100 kWh; 01:00 -> 02:00: 1250 - 1100 = 150 kWh
+    assert fr.loc[4, "energy_kwh"] == pytest.approx(100.0, rel=1e-12)
+    assert fr.loc[2, "energy_kwh"] == pytest.approx(150.0, rel=1e-12)
+    assert str(fr.loc[2, "interval_start_utc"]) == "2026-07-01 00:00:00+00:00"   # 01:00 BST
+    assert str(fr.loc[2, "interval_end_utc"]) == "2026-07-01 01:00:00+00:00"
+    assert list(parsed.folded) == [1] and parsed.folded[1][1] == "opening register reading of the meter"
+
+
+def test_register_reset_and_rollover(tmp_path):
+    p = _write(tmp_path / "r.csv", [
+        "M1,2026-07-01T00:00:00Z,99990,kWh",
+        "M1,2026-07-01T01:00:00Z,99998,kWh",
+        "M1,2026-07-01T02:00:00Z,5,kWh",           # went down
+    ])
+    reset = _register(p).frame.set_index("source_row")
+    # without a rollover value: a reset to zero -> 5 kWh, flagged
+    assert reset.loc[4, "energy_kwh"] == pytest.approx(5.0, rel=1e-12)
+    assert reset.loc[4, "flags"] == "meter_register_reset"
+    roll = _register(p, rollover=100000.0).frame.set_index("source_row")
+    # rollover at 100000: 100000 - 99998 + 5 = 7 kWh
+    assert roll.loc[4, "energy_kwh"] == pytest.approx(7.0, rel=1e-12)
+    assert roll.loc[4, "flags"] == "meter_register_rollover"
+    assert roll.loc[3, "energy_kwh"] == pytest.approx(8.0, rel=1e-12)
+
+
+def test_register_row_accounting_through_ingest(tmp_path, ingest):
+    _write(tmp_path / "m.csv", [
+        "M1,2026-07-01T00:00:00+01:00,1000,kWh",
+        "M1,2026-07-01T01:00:00+01:00,1100,kWh",
+        "M1,2026-07-01T02:00:00,1200,kWh",          # no offset: quarantined, not used as a reading
+        "M1,2026-07-01T03:00:00+01:00,1400,kWh",
+    ])
+    cfg = _cfg(tmp_path, "m.csv")
+    cfg = cfg.model_copy(update={"sources": [cfg.sources[0].model_copy(update={"reading_kind": "cumulative"})]})
+    ing = ingest(cfg)
+    r = ing.report
+    # 4 read = 1 opening (folded, accepted) + 2 intervals + 1 quarantined
+    assert (r.rows_read, r.rows_accepted, r.rows_quarantined) == (4, 3, 1)
+    # 1100 - 1000 = 100; then 01:00 -> 03:00: 1400 - 1100 = 300 (the broken 02:00 reading is skipped)
+    assert sorted(ing.frame["energy_kwh"].tolist()) == [pytest.approx(100.0), pytest.approx(300.0)]
