@@ -27,7 +27,6 @@ def embodied_kg(est: pd.DataFrame, lib: EvidenceLibrary, enabled_contracts: set[
     if rows.empty:
         return {}
     te = {(r["provider"], r["instance_type"]): float(r["host_embodied_kg_co2e"]) for r in lib.embodied.to_dict("records")}
-    inst = lib.instances
     lifespan = lib.constant("server_expected_lifespan_hours")
     total_kg, covered_h, all_h, missing = 0.0, 0.0, 0.0, set()
     for r in rows.itertuples(index=False):

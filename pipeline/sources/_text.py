@@ -56,6 +56,21 @@ def _open_text(path: Path) -> io.TextIOBase:
     return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
 
 
+def read_text(path: Path, *, what: str) -> str:
+    """A whole text file (UTF-8, optionally gzip) with the same clear errors as every adapter."""
+    if not path.is_file():
+        raise InputError("file not found", file=str(path), fix="check the source 'path' in the config")
+    try:
+        with _open_text(path) as fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path),
+                         fix=f"save the {what} as UTF-8 text") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot be read as {what}: {exc}", file=str(path),
+                         fix="check that the file is a complete, uncompressed or gzip-compressed export") from None
+
+
 def read_delimited(path: Path, *, delimiter: str = ",", what: str) -> RawTable:
     """Read a delimited text file into strings, keeping line numbers. Short / long rows are errors."""
     if not path.is_file():

@@ -60,7 +60,7 @@ import pyarrow.parquet as pq
 from pipeline.canonical import PROVIDER_CARBON, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
-from pipeline.sources._text import RawTable, _open_text, nullify, read_delimited, to_number, to_utc
+from pipeline.sources._text import RawTable, nullify, read_delimited, to_number, to_utc, read_text
 
 KIND = "aws_carbon"
 FAMILY = "provider_carbon"
@@ -123,17 +123,7 @@ def read_json_records(path: Path, *, what: str) -> RawTable:
 
     ``source_row`` is the line number for JSON lines and the 1-based record number otherwise. A line that is not
     a JSON object is kept as an empty row and reported as malformed (quarantined with the reason)."""
-    if not path.is_file():
-        raise InputError("file not found", file=str(path), fix="check the source 'path' in the config")
-    try:
-        with _open_text(path) as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path),
-                         fix="re-export the file as UTF-8") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot be read as {what}: {exc}", file=str(path),
-                         fix="check that the file is a complete, uncompressed or gzip-compressed export") from None
+    text = read_text(path, what=what)
     if not text.strip():
         raise InputError(f"the file is empty; expected a {what}", file=str(path),
                          fix=f"export the {what} again, or remove the source from the config")

@@ -53,7 +53,7 @@ import pandas as pd
 from pipeline.canonical import POWER, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
-from pipeline.sources._text import RawTable, _open_text, to_utc
+from pipeline.sources._text import RawTable, to_utc, read_text
 
 KIND = "dcgm"
 FAMILY = "power"
@@ -131,17 +131,7 @@ def _empty_row() -> dict:
 
 
 def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise InputError("file not found", file=str(path), fix="check the source 'path' in the config")
-    try:
-        with _open_text(path) as fh:
-            return fh.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path),
-                         fix="save the metrics as UTF-8 text") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot be read as DCGM metrics: {exc}", file=str(path),
-                         fix="check that the file is a complete, uncompressed or gzip-compressed text file") from None
+    return read_text(path, what="DCGM metrics")
 
 
 def _from_exposition(text: str, path: Path) -> tuple[list[dict], list[int]]:

@@ -13,7 +13,6 @@ Text ``NULL`` (as in the FinOps Foundation's own samples) is read as missing.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 

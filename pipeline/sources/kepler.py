@@ -52,7 +52,7 @@ import pandas as pd
 from pipeline.canonical import POWER, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
-from pipeline.sources._text import RawTable, _open_text, to_number, to_utc
+from pipeline.sources._text import RawTable, to_number, to_utc, read_text
 from pipeline.sources.codecarbon import catalogue_gpu_name
 
 KIND = "kepler"
@@ -174,16 +174,7 @@ def _read_text(path: Path, text: str) -> RawTable:
 
 def read_raw(path: Path) -> RawTable:
     """Kepler samples as text: metric, labels (sorted JSON), value, timestamp (+ unit), parse_error."""
-    if not path.is_file():
-        raise InputError("file not found", file=str(path), fix="check the source 'path' in the config")
-    try:
-        with _open_text(path) as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path),
-                         fix="save the scrape / query result as UTF-8 text") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot be read: {exc}", file=str(path), fix="check that the file is complete") from None
+    text = read_text(path, what="Kepler metrics scrape or Prometheus query result")
     if not text.strip():
         raise InputError("the file is empty; expected a Kepler metrics scrape or a Prometheus query result",
                          file=str(path), fix="scrape Kepler again, or remove the source from the config")

@@ -50,7 +50,7 @@ import pandas as pd
 from pipeline.canonical import POWER, conform
 from pipeline.errors import InputError, ValidationFailed
 from pipeline.sources import Parsed
-from pipeline.sources._text import RawTable, _open_text, nullify, to_utc
+from pipeline.sources._text import RawTable, nullify, to_utc, read_text
 
 KIND = "nvidia_smi"
 FAMILY = "power"
@@ -93,17 +93,7 @@ def sniff(columns: list[str]) -> bool:
 
 
 def _read_lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise InputError("file not found", file=str(path), fix="check the source 'path' in the config")
-    try:
-        with _open_text(path) as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path),
-                         fix="save the nvidia-smi output as UTF-8 text") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot be read as nvidia-smi output: {exc}", file=str(path),
-                         fix="check that the file is a complete, uncompressed or gzip-compressed text file") from None
+    text = read_text(path, what="nvidia-smi output")
     if "\x00" in text:
         raise InputError("is not a text file (contains NUL bytes)", file=str(path),
                          fix="point the source at the nvidia-smi --query-gpu CSV log")

@@ -5,7 +5,6 @@ Expected values are worked out by hand from the fixture cells (tests/sources/fix
 from __future__ import annotations
 
 import csv
-import io
 import json
 import shutil
 from pathlib import Path
