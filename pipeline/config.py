@@ -163,10 +163,10 @@ class Site(_Strict):
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
 
 
-BILLING_KINDS = ("focus", "aws_cur", "gcp_billing", "azure_cost")
+BILLING_KINDS = ("focus", "aws_cur", "gcp_billing", "azure_cost", "oci_cost")
 CARBON_KINDS = ("aws_carbon", "gcp_carbon", "azure_carbon")
 SITE_KINDS = ("slurm_sacct", "codecarbon", "meter_readings", "nvidia_smi", "dcgm", "kepler")
-SourceKind = Literal["auto", "focus", "aws_cur", "gcp_billing", "azure_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
+SourceKind = Literal["auto", "focus", "aws_cur", "gcp_billing", "azure_cost", "oci_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
                      "slurm_sacct", "codecarbon", "meter_readings", "nvidia_smi", "dcgm", "kepler"]
 
 

@@ -34,7 +34,7 @@ def register(module) -> None:
 def _register_optional() -> None:
     import importlib
 
-    for name in ("aws_cur", "gcp_billing", "azure_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
+    for name in ("aws_cur", "gcp_billing", "azure_cost", "oci_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
                  "codecarbon", "nvidia_smi", "dcgm", "kepler"):
         try:
             register(importlib.import_module(f"pipeline.sources.{name}"))
