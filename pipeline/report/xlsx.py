@@ -468,9 +468,10 @@ def _emissions_sheet(wb: Workbook, ws, d, lg: _Ledger) -> None:
     _formula(ws, r + 2, 5, f"=E{r + 1}-{cell(rows, 'tlb')}", FMT_T)
     notes = [
         "Every figure in column E is a live formula: SUMIFS over the Ledger sheet's emissions columns "
-        "(kg CO2e = energy (kWh) x factor (kg/kWh), factor looked up in Factors by id), divided by 1000.",
-        "Scope 3 is calculated with location-based factors; the market-based total is "
-        "Scope 1 + Scope 2 market-based + Scope 3.",
+        "(kg CO2e = quantity x factor, the factor looked up in Factors by id; the quantity is energy in kWh, or the "
+        "provider-reported kg CO2e with a factor of 1.0 for primary data), divided by 1000.",
+        "Scope 3 carries one figure (location-based estimates, or the provider-reported figure where there is one); "
+        "the market-based total is Scope 1 + Scope 2 market-based + Scope 3.",
         "Column F is the same figure as written to summary.json by the pipeline; column G is the difference.",
     ]
     for i, text in enumerate(notes, start=r + 4):
