@@ -71,6 +71,20 @@ def read_text(path: Path, *, what: str) -> str:
                          fix="check that the file is a complete, uncompressed or gzip-compressed export") from None
 
 
+def read_parquet_text(path: Path, *, what: str) -> RawTable:
+    """A flat Parquet file with every cell as text; source_row = 1-based row number in the file."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for broken files
+        raise InputError(f"cannot be read as Parquet: {exc}", file=str(path),
+                         fix=f"export the {what} again as Parquet or CSV") from None
+    frame = table.to_pandas().astype("string")
+    frame["source_row"] = pd.Series(range(1, len(frame) + 1), dtype="int64")
+    return RawTable(path=path, frame=frame)
+
+
 def read_delimited(path: Path, *, delimiter: str = ",", what: str) -> RawTable:
     """Read a delimited text file into strings, keeping line numbers. Short / long rows are errors."""
     if not path.is_file():

@@ -56,13 +56,13 @@ import re
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from pipeline.canonical import USAGE, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
 from pipeline.sources._text import (
     RawTable,
+    read_parquet_text,
     normalise_tags,
     nullify,
     read_delimited,
@@ -144,14 +144,7 @@ def _normalise_header(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 def read_raw(path: Path) -> RawTable:
     if path.suffix.lower() == ".parquet":
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:  # pyarrow raises several types for broken files
-            raise InputError(f"cannot be read as Parquet: {exc}", file=str(path),
-                             fix="export the Azure cost details again as Parquet or CSV") from None
-        frame = table.to_pandas().astype("string")
-        frame["source_row"] = pd.Series(range(1, len(frame) + 1), dtype="int64")
-        raw = RawTable(path=path, frame=frame)
+        raw = read_parquet_text(path, what="Azure cost details")
     else:
         raw = read_delimited(path, what="Azure cost details export")
     raw.frame = _normalise_header(raw.frame, path)

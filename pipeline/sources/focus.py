@@ -17,12 +17,10 @@ import re
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from pipeline.canonical import USAGE, conform
-from pipeline.errors import InputError
 from pipeline.sources import Parsed, aws_cur
-from pipeline.sources._text import MAX_TAGS_CHARS, RawTable, normalise_tags, nullify, read_delimited, to_number, to_utc  # noqa: F401
+from pipeline.sources._text import read_parquet_text, MAX_TAGS_CHARS, RawTable, normalise_tags, nullify, read_delimited, to_number, to_utc  # noqa: F401
 
 KIND = "focus"
 FAMILY = "usage"
@@ -98,14 +96,7 @@ def energy_exclusions(out: pd.DataFrame, usage_type: pd.Series, service_code: pd
 
 def read_raw(path: Path) -> RawTable:
     if path.suffix.lower() == ".parquet":
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:  # pyarrow raises several types for broken files
-            raise InputError(f"cannot be read as Parquet: {exc}", file=str(path),
-                             fix="export the FOCUS data again as Parquet or CSV") from None
-        frame = table.to_pandas().astype("string")
-        frame["source_row"] = pd.Series(range(1, len(frame) + 1), dtype="int64")
-        raw = RawTable(path=path, frame=frame)
+        raw = read_parquet_text(path, what="FOCUS data")
     else:
         raw = read_delimited(path, what="FOCUS billing export")
     # FOCUS 1.3 renamed ProviderName -> ServiceProviderName
