@@ -18,7 +18,7 @@ from pipeline.evidence import EvidenceLibrary
 from pipeline.period import month_of
 
 GROUP = ["month", "contract_id", "provider", "account_id", "site_or_region", "grid_zone", "service", "instance_type",
-         "phase", "project"]
+         "phase", "phase_rule", "project"]
 
 
 def assign_contracts(usage: pd.DataFrame, cfg: Config, contract_ids: list[str], source_label: str) -> pd.Series:

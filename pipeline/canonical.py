@@ -118,6 +118,7 @@ ACTIVITY = {
     "service": "string",
     "instance_type": "string",
     "phase": "string",               # training, fine_tuning, inference, evaluation, unallocated
+    "phase_rule": "string",          # id of the phase rule that matched ("" = none matched / not a job)
     "project": "string",
     "scope": "string",               # "2" or "3"
     "category": "string",            # Scope 3 category number ("1", "8") or "" for Scope 2

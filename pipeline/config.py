@@ -145,6 +145,9 @@ class Meter(_Strict):
     id: str
     measures: Literal["it_load", "facility"] = Field(
         "it_load", description="it_load: the contract's PUE is applied; facility: the reading already includes overhead.")
+    gap_fill: Literal["none", "neighbour_average"] = Field(
+        "none", description="Missing intervals: 'none' adds no energy for them (reported); 'neighbour_average' fills "
+                            "each gap with the average power of the intervals either side (reported and flagged meter_gap_filled).")
 
 
 class Site(_Strict):
@@ -199,6 +202,8 @@ class PhaseMatch(_Strict):
     account: str | None = Field(None, description="Glob on the Slurm account or billing sub-account.")
     partition: str | None = None
     tags: dict[str, str] = Field(default_factory=dict, description="Cloud tags: key -> glob on the value.")
+    namespace: str | None = Field(None, description="Glob on the Kubernetes namespace of GPU telemetry (DCGM / Kepler pod labels).")
+    labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes / Prometheus labels of GPU telemetry: key -> glob on the value.")
 
 
 class PhaseRule(_Strict):
@@ -210,6 +215,7 @@ class PhaseRule(_Strict):
 class ProjectRule(_Strict):
     tag: str | None = Field("project", description="Cloud tag key holding the project.")
     slurm: Literal["account", "wckey", "none"] = Field("account", description="Slurm field holding the project.")
+    label: str | None = Field("project", description="Kubernetes / telemetry label holding the project (workloads seen only in telemetry).")
 
 
 class FactorOverride(_Strict):

@@ -27,6 +27,7 @@ from pipeline.emissions import provider_reported
 from pipeline.emissions.calculate import apply_factors, renumber
 from pipeline.emissions.embodied import embodied_kg
 from pipeline.energy import cloud as cloud_energy
+from pipeline.energy import meters as meters_energy
 from pipeline.energy import site as site_energy
 from pipeline.energy.site_telemetry import measured_job_energy
 from pipeline.errors import OutputError
@@ -84,30 +85,46 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     # --- sites: meters + jobs -> allocated slices
     board = {str(m).upper(): w for m, w in zip(lib.accelerators["accelerator_model"], lib.accelerators["board_power_w"])
              if pd.notna(w)}
-    alloc_tables, job_keys_all, meter_gaps, telemetry_reports = [], [], [], []
+    alloc_tables, job_keys_all, meter_gaps, telemetry_reports, codecarbon_nesting = [], [], [], [], []
     for site in cfg.sites:
         contract = cfg.contract_for_site(site.id)
         meters = [i for i in ingested if i.family == "meter" and i.source.site == site.id]
         jobs = [i for i in ingested if i.family == "job" and i.source.site == site.id]
-        if contract is None or (not meters and not jobs):
+        has_power = any(i.family == "power" and i.source.site == site.id for i in ingested)
+        if contract is None or (not meters and not jobs and not has_power):
             continue
         meter_rows = None
         if meters:
             mframe = pd.concat([m.frame for m in meters], ignore_index=True)
-            meter_gaps += site_energy.check_meter_coverage(mframe, site, bounds, ", ".join(m.label for m in meters))
-            meter_rows = site_energy.meter_months(mframe, site, bounds)
-        jframe = pd.concat([j.frame for j in jobs], ignore_index=True) if jobs else None
+            gaps, fills = meters_energy.check_meter_coverage(mframe, site, bounds, ", ".join(m.label for m in meters))
+            meter_gaps += gaps
+            if not fills.empty:
+                mframe = pd.concat([mframe, fills.astype({"source_row": "int64"})], ignore_index=True)
+            meter_rows = meters_energy.meter_months(mframe, site, bounds)
+        slurm = [j.frame for j in jobs if j.kind != "codecarbon"]
+        runs = [j.frame for j in jobs if j.kind == "codecarbon"]
+        jframe = pd.concat(slurm, ignore_index=True) if slurm else None
+        codecarbon_kwh = {}
+        if runs:
+            standalone, codecarbon_kwh, cc_matches = site_energy.nest_codecarbon(
+                jframe, pd.concat(runs, ignore_index=True), bounds)
+            codecarbon_nesting += [{"site": site.id, **m} for m in cc_matches]
+            if len(standalone):
+                jframe = standalone if jframe is None else pd.concat([jframe, standalone], ignore_index=True)
         power = [(i.frame, i.source.max_gap_s) for i in ingested if i.family == "power" and i.source.site == site.id]
-        telemetry_kwh = {}
+        telemetry_kwh, tele = {}, {}
         if power:
-            telemetry_kwh, tele_report = measured_job_energy(power, jframe, cfg.entity.timezone)
-            telemetry_reports.append({"site": site.id, **tele_report})
-        keys = (site_energy.job_month_keys(jframe, bounds, board, cfg.phase_rules, cfg.project_rule.slurm,
-                                           telemetry_kwh)
-                if jframe is not None else site_energy.job_month_keys(pd.DataFrame(columns=["start_utc"]), bounds, board, [], "none"))
+            telemetry_kwh, tele = measured_job_energy(power, jframe, cfg.entity.timezone)
+            telemetry_reports.append({"site": site.id, **{k: v for k, v in tele.items()
+                                                           if k not in ("months", "workloads", "job_sources")},
+                                      "kubernetes_workloads": len(tele["workloads"])})
+        keys = site_energy.job_month_keys(
+            jframe if jframe is not None else pd.DataFrame(columns=["start_utc", "job_id"]), bounds, board,
+            cfg.phase_rules, cfg.project_rule.slurm if jframe is not None else "none", telemetry_kwh,
+            codecarbon_kwh, tele.get("workloads"), cfg.project_rule.label, tele.get("job_sources"))
         keys.insert(0, "site_id", site.id)
         job_keys_all.append(keys)
-        sl, alloc = site_energy.allocate(site, months, meter_rows, keys)
+        sl, alloc = site_energy.allocate(site, months, meter_rows, keys, tele.get("months"))
         alloc_tables.append(alloc)
         if not sl.empty:
             slices.append(site_slices(sl, cfg, contract.id, decisions))
@@ -151,6 +168,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
         "defaults_used": defaults,
         "meter_gaps": meter_gaps,
         "gpu_telemetry": telemetry_reports,
+        "codecarbon_runs_in_slurm_jobs": codecarbon_nesting,
         "certificates": instruments,
         "input_notes": [{"source": i.report.source_id, "note": n} for i in ingested for n in i.report.notes],
     }

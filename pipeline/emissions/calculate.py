@@ -91,7 +91,7 @@ def apply_factors(slices: pd.DataFrame, cfg: Config, lib: EvidenceLibrary
     return ledger, factors, instrument_decisions
 
 
-SORT = ["scope", "category", "contract_id", "account_id", "site_or_region", "month", "phase", "project", "service",
+SORT = ["scope", "category", "contract_id", "account_id", "site_or_region", "month", "phase", "phase_rule", "project", "service",
         "instance_type", "instrument"]
 
 

@@ -9,6 +9,13 @@
    keys exceed the meter, they are scaled down to it (flagged ``job_keys_scaled_to_meter``). What the
    jobs do not explain is reported as ``unallocated`` (idle / overhead) - never spread over the jobs.
 4. A site with jobs but no meter takes the job keys x PUE as its energy, basis ``estimated``.
+
+Key hierarchy per job and month: GPU telemetry attributed to the job > CodeCarbon runs nested in the job
+> Slurm node energy > GPU-hours x board power. CodeCarbon runs (``nest_codecarbon``) that ran during a Slurm
+job of the site are *inside* that job: their measured GPU energy becomes the job's key, never a second job
+(no double count). Only runs that overlap no Slurm job are jobs of their own (``codecarbon:<run_id>``).
+Kubernetes workloads seen only in telemetry (``k8s:<namespace>/<pod>``) are keys of their own too, with
+the phase from the namespace / label rules.
 """
 
 from __future__ import annotations
@@ -18,71 +25,87 @@ import fnmatch
 import pandas as pd
 
 from pipeline.config import PhaseRule, Site
-from pipeline.errors import ValidationFailed
 from pipeline.period import PeriodBounds
 
-MIN_METER_COVERAGE = 0.95
-
-
 def match_phase(rules: list[PhaseRule], *, job_name=None, account=None, partition=None,
-                tags: dict | None = None) -> tuple[str, str]:
+                tags: dict | None = None, namespace=None, labels: dict | None = None) -> tuple[str, str]:
     """First matching rule wins. Returns (phase, rule id) or ("unallocated", "")."""
     for i, rule in enumerate(rules):
         m = rule.match
         checks = []
-        for pattern, value in ((m.job_name, job_name), (m.account, account), (m.partition, partition)):
+        for pattern, value in ((m.job_name, job_name), (m.account, account), (m.partition, partition),
+                               (m.namespace, namespace)):
             if pattern is not None:
                 checks.append(isinstance(value, str) and fnmatch.fnmatchcase(value, pattern))
-        for key, pattern in m.tags.items():
-            value = (tags or {}).get(key)
-            checks.append(isinstance(value, str) and fnmatch.fnmatchcase(value, pattern))
+        for given, patterns in ((tags, m.tags), (labels, m.labels)):
+            for key, pattern in patterns.items():
+                value = (given or {}).get(key)
+                checks.append(isinstance(value, str) and fnmatch.fnmatchcase(value, pattern))
         if checks and all(checks):
             return rule.phase, rule.id or f"phase_rules[{i}]"
     return "unallocated", ""
 
 
-def meter_months(meters: pd.DataFrame, site: Site, bounds: PeriodBounds) -> pd.DataFrame:
-    """kWh per meter x month, IT and facility, plus coverage of the period in hours."""
-    measures = {m.id: m.measures for m in site.meters}
-    m = meters[meters["site_id"] == site.id].copy()
-    m["month"] = m["interval_start_utc"].dt.tz_convert(bounds.zone).dt.strftime("%Y-%m")
-    m["hours"] = (m["interval_end_utc"] - m["interval_start_utc"]).dt.total_seconds() / 3600.0
-    m["scale"] = m["meter_id"].map(lambda mid: site.pue if measures.get(mid) == "it_load" else 1.0)
-    m["facility_kwh"] = m["energy_kwh"] * m["scale"]
-    return m
+def _split_by_month(start, end, kwh: float, bounds: PeriodBounds) -> list[tuple[str, float]]:
+    total = (end - start).total_seconds()
+    out = []
+    for month, m_start, m_end in bounds.month_edges():
+        s, e = max(start, m_start), min(end, m_end)
+        if e > s and total > 0:
+            out.append((month, kwh * (e - s).total_seconds() / total))
+    return out
 
 
-def check_meter_coverage(meters: pd.DataFrame, site: Site, bounds: PeriodBounds, source_label: str) -> list[dict]:
-    """Stops the run when a meter of the site covers less than 95 % of the period; returns gap notes."""
-    notes, problems = [], []
-    for meter in site.meters:
-        mm = meters[meters["meter_id"] == meter.id]
-        covered = float(((mm["interval_end_utc"] - mm["interval_start_utc"]).dt.total_seconds() / 3600.0).sum())
-        share = covered / bounds.hours if bounds.hours else 0.0
-        if share < MIN_METER_COVERAGE:
-            first = mm["interval_start_utc"].min()
-            last = mm["interval_end_utc"].max()
-            span = f"{first:%Y-%m-%d %H:%M}Z..{last:%Y-%m-%d %H:%M}Z" if len(mm) else "no readings"
-            problems.append(f"meter {meter.id} at site {site.id} covers {share:.2%} of the period ({span}); "
-                            f"at least {MIN_METER_COVERAGE:.0%} is needed")
-        elif covered < bounds.hours:
-            notes.append({"site": site.id, "meter": meter.id, "missing_hours": round(bounds.hours - covered, 3),
-                          "treatment": "not filled: the missing intervals add no energy"})
-    if problems:
-        raise ValidationFailed(
-            "the reporting period is not covered by meter readings", file=source_label, problems=problems,
-            fix="supply the missing readings (or remove the meter from the site if it was decommissioned)")
-    return notes
+def nest_codecarbon(slurm: pd.DataFrame | None, runs: pd.DataFrame, bounds: PeriodBounds
+                    ) -> tuple[pd.DataFrame, dict[tuple[str, str], float], list[dict]]:
+    """CodeCarbon runs -> (runs that are jobs of their own, nested kWh per (Slurm job, month), match rows).
+
+    A run overlapping Slurm jobs in time belongs to one of them: the job whose name or account equals the
+    run's project (``name_and_time``), else the one it overlaps most (``time_only``, flagged in the table)."""
+    nested: dict[tuple[str, str], float] = {}
+    matches, own = [], []
+    has_slurm = slurm is not None and len(slurm) > 0
+    for r in runs.itertuples():
+        if pd.isna(r.start_utc) or pd.isna(r.end_utc):
+            own.append(r.Index)
+            continue
+        best, how = None, ""
+        if has_slurm:
+            s_end = slurm["end_utc"].fillna(bounds.end_utc)
+            overlap = (s_end.clip(upper=r.end_utc) - slurm["start_utc"].clip(lower=r.start_utc)).dt.total_seconds()
+            cand = slurm[(overlap > 0).fillna(False)]
+            if len(cand):
+                named = cand[(cand["job_name"] == r.account) | (cand["account"] == r.account)]
+                pick, how = (named, "name_and_time") if len(named) else (cand, "time_only")
+                best = pick.loc[overlap[pick.index].idxmax()]
+        if best is None:
+            own.append(r.Index)
+            continue
+        kwh = float(r.energy_kwh) if pd.notna(r.energy_kwh) else 0.0
+        for month, part in _split_by_month(r.start_utc, r.end_utc, kwh, bounds):
+            key = (str(best["job_id"]), month)
+            nested[key] = nested.get(key, 0.0) + part
+        matches.append({"codecarbon_run": r.job_id, "source_file": r.source_file, "source_row": int(r.source_row),
+                        "slurm_job": str(best["job_id"]), "match": how, "gpu_energy_kwh": kwh})
+    standalone = runs.loc[own].copy()
+    standalone["job_id"] = "codecarbon:" + standalone["job_id"].astype("string")
+    return standalone, nested, matches
 
 
 def job_month_keys(jobs: pd.DataFrame, bounds: PeriodBounds, board_power_w: dict[str, float],
                    rules: list[PhaseRule], project_field: str,
-                   telemetry_kwh: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
+                   telemetry_kwh: dict[tuple[str, str], float] | None = None,
+                   codecarbon_kwh: dict[tuple[str, str], float] | None = None,
+                   workloads: dict[str, dict] | None = None, project_label: str | None = None,
+                   job_sources: dict[str, tuple[str, int]] | None = None) -> pd.DataFrame:
     """One row per job x month with its in-period allocation key (IT kWh), phase and project.
 
     Key hierarchy: GPU telemetry attributed to the job in that month (``telemetry_kwh``: (job_id, month) ->
-    kWh; basis measured) > Slurm node energy (ConsumedEnergyRaw; measured) > GPU-hours x board power (estimated)."""
+    kWh; basis measured) > CodeCarbon runs nested in the job (``codecarbon_kwh``; measured) > Slurm node
+    energy (ConsumedEnergyRaw; measured) > GPU-hours x board power (estimated). Telemetry keys of jobs the
+    scheduler frame lacks (Kubernetes workloads, ``workloads``: job_id -> namespace, pod, labels) are rows too."""
     telemetry_kwh = telemetry_kwh or {}
+    codecarbon_kwh = codecarbon_kwh or {}
     rows = []
     for j in jobs.itertuples(index=False):
         if pd.isna(j.start_utc):
@@ -94,7 +117,7 @@ def job_month_keys(jobs: pd.DataFrame, bounds: PeriodBounds, board_power_w: dict
         if total_s <= 0:
             continue
         phase, rule_id = match_phase(rules, job_name=j.job_name, account=j.account, partition=j.partition)
-        project = getattr(j, project_field) if project_field != "none" else ""
+        project = getattr(j, project_field, "") if project_field != "none" else ""
         measured = not pd.isna(j.energy_kwh)
         bp = board_power_w.get(j.gpu_model.upper()) if isinstance(j.gpu_model, str) else None
         for month, m_start, m_end in bounds.month_edges():
@@ -105,6 +128,8 @@ def job_month_keys(jobs: pd.DataFrame, bounds: PeriodBounds, board_power_w: dict
             gpu_hours = j.gpu_count * overlap / 3600.0
             if (j.job_id, month) in telemetry_kwh:
                 key_kwh, basis, f = telemetry_kwh[(j.job_id, month)], "measured", ["job_energy_gpu_telemetry"]
+            elif (j.job_id, month) in codecarbon_kwh:
+                key_kwh, basis, f = codecarbon_kwh[(j.job_id, month)], "measured", ["job_energy_codecarbon"]
             elif measured:
                 key_kwh, basis, f = j.energy_kwh * overlap / total_s, "measured", []
             elif bp is not None:
@@ -115,12 +140,42 @@ def job_month_keys(jobs: pd.DataFrame, bounds: PeriodBounds, board_power_w: dict
                          "source_row": j.source_row, "month": month, "phase": phase, "phase_rule": rule_id,
                          "project": project if isinstance(project, str) else "", "gpu_hours": gpu_hours,
                          "key_it_kwh": key_kwh, "key_basis": basis, "flags": ";".join(flags + f)})
+    known = set(jobs["job_id"].dropna().astype(str)) if "job_id" in jobs else set()
+    for (job_id, month), kwh in sorted(telemetry_kwh.items()):
+        if job_id in known:
+            continue
+        w = (workloads or {}).get(job_id)
+        labels = w["labels"] if w else {}
+        phase, rule_id = match_phase(rules, namespace=w["namespace"] if w else None, labels=labels)
+        src_file, src_row = (job_sources or {}).get(job_id, ("GPU telemetry", 0))
+        rows.append({"job_id": job_id, "job_name": w["pod"] if w else job_id, "source_file": src_file,
+                     "source_row": src_row, "month": month, "phase": phase, "phase_rule": rule_id,
+                     "project": labels.get(project_label, "") if project_label else "", "gpu_hours": 0.0,
+                     "key_it_kwh": kwh, "key_basis": "measured",
+                     "flags": "job_energy_gpu_telemetry" + ("" if w else ";job_label_not_in_jobs")})
     cols = ["job_id", "job_name", "source_file", "source_row", "month", "phase", "phase_rule", "project",
             "gpu_hours", "key_it_kwh", "key_basis", "flags"]
     return pd.DataFrame(rows, columns=cols)
 
 
-def allocate(site: Site, months: list[str], meter_rows: pd.DataFrame | None, keys: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+KEY_KINDS = (("job_energy_gpu_telemetry", "key_telemetry_kwh"), ("job_energy_codecarbon", "key_codecarbon_kwh"),
+             ("job_energy_board_power", "key_board_power_kwh"))
+
+
+def _key_mix(k: pd.DataFrame, pue: float) -> dict[str, float]:
+    """Facility kWh of the month's keys by how they were obtained (telemetry, CodeCarbon, Slurm, board power)."""
+    out = {col: 0.0 for _, col in KEY_KINDS}
+    out["key_slurm_energy_kwh"] = 0.0
+    if k.empty:
+        return out
+    for flags, kwh in zip(k["flags"].fillna(""), k["key_it_kwh"]):
+        col = next((c for flag, c in KEY_KINDS if flag in flags.split(";")), "key_slurm_energy_kwh")
+        out[col] += float(kwh) * pue
+    return out
+
+
+def allocate(site: Site, months: list[str], meter_rows: pd.DataFrame | None, keys: pd.DataFrame,
+             telemetry_months: dict[str, dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Returns (site activity slices, allocation table per month).
 
     Activity slices: month, phase, project, energy_kwh (facility), energy_basis, defaults_used,
@@ -149,27 +204,36 @@ def allocate(site: Site, months: list[str], meter_rows: pd.DataFrame | None, key
             metered_it, facility, basis, base_flags, scale = float("nan"), key_fac, "estimated", ["site_energy_from_job_estimates"], 1.0
             allocated, unallocated, meter_file, meter_src = key_fac, 0.0, "", ""
         if len(k):
-            g = k.groupby(["phase", "project"], sort=True)
-            for (phase, project), grp in g:
+            g = k.groupby(["phase", "phase_rule", "project"], sort=True)
+            for (phase, phase_rule, project), grp in g:
                 flags = set(base_flags)
                 for fl in grp["flags"]:
                     flags.update(x for x in fl.split(";") if x)
-                slices.append({"month": month, "phase": phase, "project": project,
+                slices.append({"month": month, "phase": phase, "phase_rule": phase_rule, "project": project,
                                "energy_kwh": float(grp["key_it_kwh"].sum()) * site.pue * scale,
                                "energy_basis": basis, "defaults_used": ";".join(sorted(flags)),
                                "source_file": ";".join(sorted(grp["source_file"].astype(str).unique())),
                                "source_rows": _ranges(grp["source_row"])})
         if unallocated > 0 or (meter_rows is not None and not len(k)):
-            slices.append({"month": month, "phase": "unallocated", "project": "", "energy_kwh": unallocated,
+            slices.append({"month": month, "phase": "unallocated", "phase_rule": "", "project": "", "energy_kwh": unallocated,
                            "energy_basis": basis, "defaults_used": ";".join(f for f in base_flags if f.startswith("meter_")),
                            "source_file": meter_file,
                            "source_rows": meter_src})
-        alloc_rows.append({"site_id": site.id, "month": month, "metered_it_kwh": metered_it, "pue": site.pue,
+        tm = (telemetry_months or {}).get(month, {})
+        mix = _key_mix(k, site.pue)
+        alloc_rows.append({"site_id": site.id, "month": month, "energy_basis": basis,
+                           "metered_it_kwh": metered_it, "pue": site.pue,
                            "facility_kwh": facility, "jobs_kwh_estimate": key_fac, "allocated_kwh": allocated,
                            "unallocated_kwh": unallocated,
                            "measured_key_kwh": float(k.loc[k["key_basis"] == "measured", "key_it_kwh"].sum()) * site.pue if len(k) else 0.0,
                            "estimated_key_kwh": float(k.loc[k["key_basis"] == "estimated", "key_it_kwh"].sum()) * site.pue if len(k) else 0.0,
-                           "allocation_key": "job energy: GPU telemetry where present, else Slurm node energy, else GPU-hours x board power"
+                           **mix,
+                           "telemetry_it_kwh": tm.get("measured_it_kwh", 0.0),
+                           "telemetry_attributed_it_kwh": tm.get("attributed_it_kwh", 0.0),
+                           "telemetry_share_of_facility": (tm.get("measured_it_kwh", 0.0) * site.pue / facility
+                                                           if facility and facility == facility else float("nan")),
+                           "allocation_key": "job energy: GPU telemetry where present, else CodeCarbon runs in the job, "
+                                             "else Slurm node energy, else GPU-hours x board power"
                                              + (f"; keys scaled by {scale:.4f} to the meter" if scale != 1.0 else "")})
     return pd.DataFrame(slices), pd.DataFrame(alloc_rows)
 

@@ -53,7 +53,7 @@ DQ_TITLES = {
     "embodied_cloud_hardware": "Embodied emissions of cloud hardware (reported separately, not in the totals)",
     "certificates": "Energy attribute certificates (market-based Scope 2)",
     "input_notes": "Notes on the inputs",
-    "meter_gaps": "Meter gaps (not filled)",
+    "meter_gaps": "Meter gaps: every uncovered stretch of the period, its duration and treatment",
     "gpu_telemetry": "GPU telemetry: measured energy, gaps and attribution to jobs",
     "unestimated_billing": "Billing rows not turned into energy",
     "defaults_used": "Defaults used",
@@ -206,6 +206,27 @@ def breakdowns(ledger: pd.DataFrame) -> dict:
     }
 
 
+def _rule_text(rule) -> str:
+    m = rule.match
+    parts = [f"{k} {v}" for k, v in (("job name", m.job_name), ("account", m.account), ("partition", m.partition),
+                                     ("namespace", m.namespace)) if v]
+    parts += [f"tag {k}={v}" for k, v in sorted(m.tags.items())] + [f"label {k}={v}" for k, v in sorted(m.labels.items())]
+    return " and ".join(parts)
+
+
+def phase_rule_rows(d: Disclosure) -> list[dict]:
+    """Energy and emissions per phase rule that matched (and the unattributed rest), with the rule's match."""
+    texts = {(r.id or f"phase_rules[{i}]"): _rule_text(r) for i, r in enumerate(d.config.phase_rules)}
+    led = d.ledger.assign(phase_rule=d.ledger["phase_rule"].fillna(""))
+    total = float(led["energy_kwh"].sum())
+    rows = _records(_keyed(led, ["phase", "phase_rule"]))
+    for r in rows:
+        r["match"] = texts.get(r["phase_rule"], "") if r["phase_rule"] else (
+            "no rule matched / energy not explained by any job" if r["phase"] == "unallocated" else "")
+        r["share"] = (r["energy_mwh"] * 1000.0 / total) if total else None
+    return sorted(rows, key=lambda r: (r["phase"] == "unallocated", r["phase"], r["phase_rule"]))
+
+
 def defaults_shares(d: Disclosure) -> list[dict]:
     """The run's default flags (pipeline.flags) in the shape the template shows."""
     return [{"flag": f["flag"], "label": f["meaning"], "rows": f["ledger_rows"], "energy_mwh": f["energy_mwh"],
@@ -284,6 +305,7 @@ def context(d: Disclosure) -> dict:
         "bases": basis_shares(d.ledger, em["total_location_based"]),
         "decisions": _records(d.decisions),
         "allocation": _records(d.allocation),
+        "phase_rules": phase_rule_rows(d),
         "factors": factor_rows(d),
         "inputs": inputs,
         "failed": s["validation"]["failed_expectations"],

@@ -55,7 +55,7 @@ from pipeline.report.summary import PHASE_KEYS
 
 LEDGER_COLUMNS = (
     "activity_id", "month", "contract_id", "contract_kind", "provider", "account_id", "site_or_region", "grid_zone",
-    "service", "instance_type", "phase", "project", "scope", "category", "rule_id", "own_operations",
+    "service", "instance_type", "phase", "phase_rule", "project", "scope", "category", "rule_id", "own_operations",
     "energy_kwh", "energy_basis", "defaults_used", "cost", "cost_currency", "instrument", "quantity", "quantity_unit",
     "factor_id_lb", "factor_id_mb", "source_file", "source_rows",
 )

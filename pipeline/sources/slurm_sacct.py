@@ -70,6 +70,7 @@ def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: s
     out["job_id"] = col("JobID")
     out["job_name"] = col("JobName")
     out["account"] = col("Account")
+    out["wckey"] = col("WCKey")
     out["partition"] = col("Partition")
     out["site_id"] = site_id
     out["state"] = col("State")

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from pipeline.config import PhaseRule, Site, config_from_dict
+from pipeline.energy import meters as meters_energy
 from pipeline.energy import site as site_energy
-from pipeline.errors import ValidationFailed
 from pipeline.period import bounds as period_bounds
 
 T = pd.Timestamp
@@ -142,7 +142,7 @@ def _keys(rows):
 
 
 def test_meter_months_pue_only_on_it_load():
-    m = site_energy.meter_months(_meters([
+    m = meters_energy.meter_months(_meters([
         {"meter_id": "IT1", "interval_start_utc": "2026-07-31T22:00Z", "energy_kwh": 100.0, "source_row": 2},
         {"meter_id": "FAC1", "interval_start_utc": "2026-07-31T23:00Z", "energy_kwh": 100.0, "source_row": 3},
     ]), SITE, _bounds())
@@ -154,7 +154,7 @@ def test_meter_months_pue_only_on_it_load():
 
 def _july_meter_rows():
     # two IT-load hours of 100 kWh each in July: 200 kWh IT x PUE 1.5 = 300 kWh facility
-    return site_energy.meter_months(_meters([
+    return meters_energy.meter_months(_meters([
         {"meter_id": "IT1", "interval_start_utc": "2026-07-10T00:00Z", "energy_kwh": 100.0, "source_row": 2},
         {"meter_id": "IT1", "interval_start_utc": "2026-07-10T01:00Z", "energy_kwh": 100.0, "source_row": 3},
     ]), SITE, _bounds())
@@ -205,44 +205,3 @@ def test_allocate_without_meter_uses_job_estimates():
     assert slices["energy_basis"].tolist() == ["estimated"]
     assert slices["defaults_used"].tolist() == ["job_energy_board_power;site_energy_from_job_estimates"]
     assert alloc.iloc[0]["unallocated_kwh"] == 0.0
-
-
-# --- check_meter_coverage -------------------------------------------------------------------------
-
-def _hourly(meter_id: str, start: pd.Timestamp, n: int) -> pd.DataFrame:
-    starts = pd.date_range(start, periods=n, freq="h", tz="UTC")
-    return pd.DataFrame({"meter_id": meter_id, "interval_start_utc": starts,
-                         "interval_end_utc": starts + pd.Timedelta(hours=1), "energy_kwh": 1.0})
-
-
-def test_meter_coverage_threshold():
-    b = _bounds()
-    site = Site(id="s1", grid_zone="GB", pue=1.2, meters=[{"id": "M1"}])
-    # Q3 = 92 days = 2208 h; 95 % = 2097.6 h
-    assert b.hours == pytest.approx(2208.0, rel=1e-9)
-    enough = _hourly("M1", b.start_utc, 2098)
-    notes = site_energy.check_meter_coverage(enough, site, b, "m.csv")
-    assert notes == [{"site": "s1", "meter": "M1", "missing_hours": 110.0,
-                      "treatment": "not filled: the missing intervals add no energy"}]
-    short = _hourly("M1", b.start_utc, 2097)
-    with pytest.raises(ValidationFailed) as ei:
-        site_energy.check_meter_coverage(short, site, b, "m.csv")
-    # 2097 / 2208 = 94.97 %; last interval ends
-    # 2026-06-30T23:00Z + 2097 h = + 87 days 9 h = 2026-09-26T08:00Z
-    assert ei.value.problems == ["meter M1 at site s1 covers 94.97% of the period "
-                                 "(2026-06-30 23:00Z..2026-09-26 08:00Z); at least 95% is needed"]
-    assert ei.value.file == "m.csv"
-
-
-def test_meter_without_readings_fails_coverage():
-    b = _bounds()
-    site = Site(id="s1", grid_zone="GB", pue=1.2, meters=[{"id": "M1"}, {"id": "M2"}])
-    with pytest.raises(ValidationFailed) as ei:
-        site_energy.check_meter_coverage(_hourly("M1", b.start_utc, 2208), site, b, "m.csv")
-    assert ei.value.problems == ["meter M2 at site s1 covers 0.00% of the period (no readings); at least 95% is needed"]
-
-
-def test_full_coverage_no_notes():
-    b = _bounds()
-    site = Site(id="s1", grid_zone="GB", pue=1.2, meters=[{"id": "M1"}])
-    assert site_energy.check_meter_coverage(_hourly("M1", b.start_utc, 2208), site, b, "m.csv") == []

@@ -76,3 +76,132 @@ def test_gap_in_telemetry_is_not_invented():
     # the 21-minute hole (19 -> 40) is longer than max_gap 120 s: reported, not filled
     assert kwh[("101", "2026-07")] == pytest.approx(400 * 39 * 60 / 3.6e6, rel=1e-9)
     assert report["gaps"] == 1 and report["gap_hours"] == pytest.approx(21 / 60, rel=1e-9)
+
+
+# --- Kubernetes workloads, Kepler levels, CodeCarbon nesting, reconciliation --------------------------
+
+def _k8s_samples(labels: str, watts: float = 500.0, host: str = "node-k") -> pd.DataFrame:
+    df = _samples().assign(host=host, device_uuid="GPU-K", power_w=watts, labels_json=labels)
+    return conform(df, POWER)
+
+
+def test_kubernetes_workload_becomes_a_key_with_the_namespace_rule():
+    cfg = config_from_dict({**_cfg().model_dump(mode="json", exclude={"base_dir", "config_path"}),
+                            "phase_rules": [{"id": "serving", "phase": "inference", "match": {"namespace": "llm-*"}}]})
+    labels = '{"container": "vllm", "exported_namespace": "llm-serving", "exported_pod": "serve-0", ' \
+             '"namespace": "monitoring", "pod": "dcgm-exporter-x", "project": "chat"}'
+    kwh, report = measured_job_energy([(_k8s_samples(labels), 120.0)], _jobs(), "UTC")
+    # 500 W x 3600 s = 0.5 kWh; the exported_* labels (the workload's) win over the scrape target's
+    assert kwh == {("k8s:llm-serving/serve-0", "2026-07"): pytest.approx(0.5, rel=1e-9)}
+    keys = site_energy.job_month_keys(_jobs(), bounds(cfg), {"H100-SXM": 700.0}, cfg.phase_rules, "account", kwh,
+                                      workloads=report["workloads"], project_label="project",
+                                      job_sources=report["job_sources"])
+    k = keys.set_index("job_id").loc["k8s:llm-serving/serve-0"]
+    assert (k["phase"], k["phase_rule"], k["project"], k["key_basis"]) == ("inference", "serving", "chat", "measured")
+    assert k["key_it_kwh"] == pytest.approx(0.5, rel=1e-9)
+    assert (k["source_file"], k["source_row"]) == ("dcgm.json", 1)
+
+
+def test_device_shared_by_several_pods_is_not_guessed():
+    labels = '{"namespace": "a,b", "pod": "p1,p2"}'    # MIG instances of two workloads on one GPU
+    kwh, report = measured_job_energy([(_k8s_samples(labels), 120.0)], _jobs(), "UTC")
+    assert kwh == {}
+    assert report["unattributed_kwh"] == pytest.approx(0.5, rel=1e-9)
+
+
+def _kepler(rows):
+    """rows: (level, series, labels_json, counter values at T0 + 0, 600, 1200 s)."""
+    out = []
+    n = 0
+    for level, series, labels, values in rows:
+        for k, v in enumerate(values):
+            n += 1
+            out.append({"source_file": "kepler.prom", "source_row": n, "host": "node-k", "device_uuid": pd.NA,
+                        "ts_utc": T0 + pd.Timedelta(seconds=600 * k), "power_w": float("nan"), "energy_counter_j": v,
+                        "job_id": pd.NA, "labels_json": labels, "level": level, "series_id": series})
+    return conform(pd.DataFrame(out), POWER)
+
+
+def test_kepler_counters_differenced_per_series_at_one_level():
+    pod = '{"pod_name": "train-0", "pod_namespace": "ml"}'
+    samples = _kepler([
+        # node GPU counter: the whole node, overlaps the pods -> not used when pod rows exist
+        ("node", "kepler_node_gpu_joules_total{gpu=0}", '{"node_name": "node-k"}', [0.0, 9e6, 18e6]),
+        # the pod's GPU and CPU counters: two series on the same host (host + device would merge them)
+        ("pod", "kepler_pod_gpu_joules_total{pod=train-0}", pod, [1000.0, 1000.0 + 1.8e6, 1000.0 + 3.6e6]),
+        ("pod", "kepler_pod_cpu_joules_total{pod=train-0,zone=package}", pod, [50.0, 50.0 + 0.9e6, 50.0 + 1.8e6]),
+    ])
+    kwh, report = measured_job_energy([(samples, 900.0)], None, "UTC")
+    # GPU 3.6e6 J = 1 kWh, CPU 1.8e6 J = 0.5 kWh -> 1.5 kWh for the pod; the node counter (5 kWh) is not added
+    assert kwh == {("k8s:ml/train-0", "2026-07"): pytest.approx(1.5, rel=1e-9)}
+    assert report["energy_kwh"] == pytest.approx(1.5, rel=1e-9)
+    assert report["kepler_levels"] == ["pod"]
+
+
+def test_kepler_node_level_used_when_no_workload_rows():
+    samples = _kepler([("node", "kepler_node_gpu_joules_total{gpu=0}", '{"node_name": "gpu001"}', [0.0, 3.6e5, 7.2e5])])
+    samples["host"] = "gpu001"
+    kwh, _ = measured_job_energy([(samples, 900.0)], _jobs(), "UTC")
+    # node gpu001 runs job 101 from T0 for an hour: 7.2e5 J = 0.2 kWh
+    assert kwh == {("101", "2026-07"): pytest.approx(0.2, rel=1e-9)}
+
+
+def _runs(rows):
+    base = {"job_name": "x", "partition": pd.NA, "site_id": "s1", "state": "COMPLETED", "gpu_count": 1.0,
+            "gpu_model": "H100-SXM", "node_list": pd.NA, "source_file": "emissions.csv"}
+    df = conform(pd.DataFrame([{**base, **r} for r in rows]), JOB)
+    return df
+
+
+def test_codecarbon_run_inside_a_slurm_job_is_its_key_not_a_second_job():
+    cfg = _cfg()
+    b = bounds(cfg)
+    runs = _runs([
+        # project "ft-a" = job 101's name, inside its hour: nested, 0.25 kWh measured
+        {"job_id": "run-1", "account": "ft-a", "start_utc": T0 + pd.Timedelta(minutes=10),
+         "end_utc": T0 + pd.Timedelta(minutes=40), "energy_kwh": 0.25, "source_row": 2},
+        # both jobs run T0..T0+1h and neither name matches: the largest overlap (a tie: the first job, 101)
+        {"job_id": "run-2", "account": "other", "start_utc": T0 + pd.Timedelta(minutes=30),
+         "end_utc": T0 + pd.Timedelta(minutes=50), "energy_kwh": 0.1, "source_row": 3},
+        # the next day, no Slurm job running: a job of its own
+        {"job_id": "run-3", "account": "solo", "start_utc": T0 + pd.Timedelta(days=1),
+         "end_utc": T0 + pd.Timedelta(days=1, hours=2), "energy_kwh": 1.2, "source_row": 4},
+    ])
+    standalone, nested, matches = site_energy.nest_codecarbon(_jobs(), runs, b)
+    assert standalone["job_id"].tolist() == ["codecarbon:run-3"]
+    assert [(m["codecarbon_run"], m["slurm_job"], m["match"]) for m in matches] == [
+        ("run-1", "101", "name_and_time"), ("run-2", "101", "time_only")]
+    # job 101: 0.25 + 0.1 = 0.35 kWh measured
+    assert nested == {("101", "2026-07"): pytest.approx(0.35, rel=1e-12)}
+    jobs = pd.concat([_jobs(), standalone], ignore_index=True)
+    keys = site_energy.job_month_keys(jobs, b, {"H100-SXM": 700.0}, [], "account", codecarbon_kwh=nested)
+    k = keys.set_index("job_id")
+    assert k.loc["101", "key_it_kwh"] == pytest.approx(0.35, rel=1e-12)
+    assert k.loc["101", "flags"] == "job_energy_codecarbon"
+    # job 102 keeps its board-power estimate: 1 GPU-hour x 700 W = 0.7 kWh
+    assert k.loc["102", "key_it_kwh"] == pytest.approx(0.7, rel=1e-12)
+    assert k.loc["codecarbon:run-3", "key_it_kwh"] == pytest.approx(1.2, rel=1e-12)
+    # total keys 0.35 + 0.7 + 1.2 = 2.25 kWh: the runs are never added on top of job 101's estimate
+    assert keys["key_it_kwh"].sum() == pytest.approx(2.25, rel=1e-12)
+
+
+def test_reconciliation_columns_against_the_meter():
+    from pipeline.config import Site
+    site = Site(id="s1", grid_zone="GB", pue=1.5, meters=[{"id": "IT1"}])
+    meter = pd.DataFrame({"source_file": "m.csv", "source_row": [2, 3], "meter_id": "IT1", "site_id": "s1",
+                          "month": "2026-07", "energy_kwh": [10.0, 10.0], "facility_kwh": [15.0, 15.0], "flags": ""})
+    keys = pd.DataFrame([
+        {"job_id": "1", "job_name": "a", "source_file": "s", "source_row": 2, "month": "2026-07", "phase": "training",
+         "phase_rule": "", "project": "", "gpu_hours": 1.0, "key_it_kwh": 4.0, "key_basis": "measured",
+         "flags": "job_energy_gpu_telemetry"},
+        {"job_id": "2", "job_name": "b", "source_file": "s", "source_row": 3, "month": "2026-07", "phase": "training",
+         "phase_rule": "", "project": "", "gpu_hours": 1.0, "key_it_kwh": 2.0, "key_basis": "estimated",
+         "flags": "job_energy_board_power"}])
+    _sl, alloc = site_energy.allocate(site, ["2026-07"], meter, keys,
+                                      {"2026-07": {"measured_it_kwh": 5.0, "attributed_it_kwh": 4.0}})
+    a = alloc.iloc[0]
+    # facility 30 kWh; keys (4 + 2) x 1.5 = 9 kWh: telemetry 6, board power 3; unallocated 21
+    assert (a["facility_kwh"], a["key_telemetry_kwh"], a["key_board_power_kwh"], a["unallocated_kwh"]) == (
+        pytest.approx(30.0), pytest.approx(6.0), pytest.approx(3.0), pytest.approx(21.0))
+    # all telemetry 5 kWh IT x 1.5 = 7.5 kWh = 25 % of the metered facility energy
+    assert a["telemetry_it_kwh"] == pytest.approx(5.0) and a["telemetry_share_of_facility"] == pytest.approx(0.25)
