@@ -32,6 +32,11 @@ MEANINGS = {
     "cpu_family_average": "CPU model unknown: the provider's average CPU coefficients used",
     "provider_reported_primary_data": "Provider-reported carbon (primary data) replaces the estimate for this account-month",
     "memory_above_ccf_baseline": "ccf-compatible profile: memory counted above CCF's per-processor baseline",
+    "factor_national_for_subnational": "No factor for the sub-national grid zone: its country's factor used",
+    "meter_gap_filled": "A meter gap was filled with the neighbouring intervals' average power (gap_fill: neighbour_average)",
+    "job_energy_codecarbon": "Job's share of the site meter keyed on the GPU energy CodeCarbon measured in runs inside it",
+    "job_label_not_in_jobs": "Telemetry names a job the scheduler export lacks: keyed as a job of its own",
+    "shared_host_split_equal": "Telemetry of a shared node split equally (no job on it has GPUs)",
 }
 
 

@@ -29,6 +29,7 @@ def apply_factors(slices: pd.DataFrame, cfg: Config, lib: EvidenceLibrary
     year = cfg.period.end.year
     used: dict[str, dict] = {}
     rows, instrument_decisions, missing = [], [], []
+    claimed: dict[str, str] = {}
 
     lb_cache: dict[str, object] = {}
     for zone in sorted(slices["grid_zone"].dropna().unique()):
@@ -48,7 +49,7 @@ def apply_factors(slices: pd.DataFrame, cfg: Config, lib: EvidenceLibrary
         if scope == "2":
             site = cfg.site(contract.site)
             consumption = float(group["energy_kwh"].sum())
-            instruments, decisions = apply_certificates(contract, site, year, consumption)
+            instruments, decisions = apply_certificates(contract, site, year, consumption, claimed)
             instrument_decisions.extend(decisions)
             covered = sum(i.share for i in instruments)
             split = [(i.key, i.factor_row, i.share, []) for i in instruments]

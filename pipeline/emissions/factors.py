@@ -9,7 +9,10 @@ Location-based factor for a grid zone and reporting year:
    rule then applies among them). A lifecycle factor used
    for Scope 2 is flagged ``lifecycle_factor_for_scope2`` and the report says so (it includes upstream
    emissions that belong in Scope 3 Cat. 3).
-No factor for a zone stops the run: a substituted factor would be invisible.
+4. Sub-national before national: a sub-national zone (``<ISO country>-<sub>``, e.g. ``US-RFCE``, ``AU-NSW``)
+   with no factor of its own takes its country's factor (``US``, ``AU``), flagged
+   ``factor_national_for_subnational`` - the substitution is visible on every row that uses it.
+No factor for a zone (nor its country) stops the run: a silently substituted factor would be invisible.
 
 Residual-mix factor for market-based Scope 2: config override (basis ``residual_mix``), else the library's
 residual-mix table (user-supplied rows only; see evidence/README.md), else none - the caller then falls back
@@ -18,12 +21,16 @@ to the location-based factor as the stated last resort (flag ``mb_grid_average_f
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
 from pipeline.config import FactorOverride
 from pipeline.evidence import FACTOR_COLUMNS
+
+
+_SUBNATIONAL = re.compile(r"^[A-Z]{2}-[A-Za-z0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,9 @@ def location_factor(zone: str, year: int, grid: pd.DataFrame, overrides: list[Fa
         if o.zone == zone and o.basis == "location":
             return FactorChoice(override_row(o), ("factor_user_override",))
     row, flags = _pick(grid[grid["zone"] == zone], year)
+    if row is None and _SUBNATIONAL.match(zone):
+        row, flags = _pick(grid[grid["zone"] == zone[:2]], year)
+        flags = [*flags, "factor_national_for_subnational"]
     if row is None:
         return None
     return FactorChoice(row, tuple(flags))

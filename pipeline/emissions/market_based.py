@@ -54,12 +54,20 @@ def supplier_row(contract: Contract, zone: str, year: int) -> dict:
             "retrieval_date": "", "url": "", "note": "supplier-specific rate (config)"}
 
 
-def apply_certificates(contract: Contract, site: Site, year: int, consumption_kwh: float
-                       ) -> tuple[list[Instrument], list[dict]]:
-    """Returns (qualifying instruments with their share of consumption, decision rows for every certificate)."""
+def apply_certificates(contract: Contract, site: Site, year: int, consumption_kwh: float,
+                       claimed: dict[str, str] | None = None) -> tuple[list[Instrument], list[dict]]:
+    """Returns (qualifying instruments with their share of consumption, decision rows for every certificate).
+
+    ``claimed`` (certificate id -> contract that claimed it) is shared across the run's contracts: an
+    instrument is claimed once; a second claim of the same id is rejected (double claiming)."""
     accepted, decisions = [], []
+    claimed = {} if claimed is None else claimed
     for cert in contract.certificates:
         reason = check_certificate(cert, site, year)
+        if reason is None and cert.id in claimed:
+            reason = f"already claimed by contract {claimed[cert.id]} (an instrument is claimed once)"
+        if reason is None:
+            claimed[cert.id] = contract.id
         decisions.append({"site_id": site.id, "contract_id": contract.id, "instrument": cert.id, "type": cert.type,
                           "mwh": cert.mwh, "market": cert.market, "vintage_year": cert.vintage_year,
                           "bundled": cert.bundled, "accepted": reason is None, "reason": reason or "meets the criteria checked",

@@ -11,6 +11,8 @@ import math
 
 import pandas as pd
 
+from pipeline.emissions.instruments import instrument_table
+
 PHASE_KEYS = ("training", "fine_tuning", "inference", "evaluation", "unallocated")
 SCHEMA_VERSION = "1"
 
@@ -79,6 +81,7 @@ def build_summary(d) -> dict:  # d: pipeline.result.Disclosure
             "by_basis": by_basis,
         },
         "emissions_tco2e": emissions_block(ledger),
+        "contractual_instruments": instrument_table(ledger, cfg),
         "by_phase_tco2e": _by_phase(ledger, "emissions_lb_kg_co2e"),
         "by_phase_basis": "location_based (Scope 2 location-based + Scope 3)",
         "by_phase_market_based_tco2e": _by_phase(ledger, "emissions_mb_kg_co2e"),

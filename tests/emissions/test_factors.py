@@ -103,3 +103,14 @@ def test_residual_mix_selection():
     # a location override never serves as a residual mix
     loc = FactorOverride(zone="YY", basis="location", value_kg_per_kwh=0.5, source="abc", data_year=2026)
     assert residual_mix_factor("YY", 2026, residual, [loc]) is None
+
+
+def test_subnational_zone_falls_back_to_its_country_flagged():
+    grid = pd.DataFrame([_f("us-2023", "US", 2023, 0.35), _f("rfce-2023", "US-RFCE", 2023, 0.27)], columns=FACTOR_COLUMNS)
+    own = location_factor("US-RFCE", 2026, grid, [])
+    assert own.id == "rfce-2023" and "factor_national_for_subnational" not in own.flags
+    fallback = location_factor("US-AZNM", 2026, grid, [])
+    assert fallback.id == "us-2023"
+    assert fallback.flags == ("factor_year_before_period", "factor_national_for_subnational")
+    # not a country-prefixed zone: no fallback
+    assert location_factor("GCP-europe-west4", 2026, grid, []) is None

@@ -75,3 +75,14 @@ def test_rejected_certificate_covers_nothing():
 def test_no_consumption_no_instruments():
     inst, dec = apply_certificates(_contract(_cert()), SITE, 2026, 0.0)
     assert inst == [] and len(dec) == 1 and dec[0]["applied_mwh"] == 0.0
+
+
+def test_certificate_claimed_twice_is_rejected_the_second_time():
+    claimed: dict[str, str] = {}
+    inst1, _ = apply_certificates(_contract(_cert(mwh=40)), SITE, 2026, 100_000.0, claimed)
+    other = Contract(id="colo-2", kind="colocation", provider="Colo", site="s1", certificates=[_cert(mwh=40)])
+    inst2, dec2 = apply_certificates(other, SITE, 2026, 100_000.0, claimed)
+    assert [i.key for i in inst1] == ["GO-1"] and inst2 == []
+    assert dec2[0]["accepted"] is False
+    assert dec2[0]["reason"] == "already claimed by contract colo (an instrument is claimed once)"
+    assert dec2[0]["applied_mwh"] == 0.0
