@@ -174,3 +174,23 @@ def or_flags(values) -> str:
         if isinstance(v, str) and v:
             flags.update(f for f in v.split(";") if f)
     return ";".join(sorted(flags))
+
+
+# Capital-goods asset register (Scope 3 Category 2): one row per asset line as acquired.
+# acquisition_date is a calendar date (the day control / ownership passed), not an instant: no time, no zone;
+# it is compared with the reporting period's inclusive start and end dates.
+ASSET = {
+    "source_file": "string",
+    "source_row": "int64",
+    "asset_id": "string",
+    "description": "string",
+    "asset_class": "string",                      # gpu, server, network, storage, other (lower-cased)
+    "accelerator_model": "string",                # hardware catalogue name of the GPUs in the asset, when given
+    "site_id": "string",                          # where the asset is installed, when given
+    "quantity": "float64",                        # units acquired
+    "acquisition_date": "datetime64[ns]",         # date (midnight, naive)
+    "embodied_kg_co2e_per_unit": "float64",       # cradle-to-gate kg CO2e per unit
+    "factor_source": "string",                    # citation of the embodied factor
+    "cost": "float64",                            # purchase cost in ``currency`` (not used in emission figures)
+    "currency": "string",
+}

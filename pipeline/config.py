@@ -170,7 +170,7 @@ BILLING_KINDS = ("focus", "aws_cur", "gcp_billing", "azure_cost", "oci_cost")
 CARBON_KINDS = ("aws_carbon", "gcp_carbon", "azure_carbon")
 SITE_KINDS = ("slurm_sacct", "codecarbon", "meter_readings", "nvidia_smi", "dcgm", "kepler")
 SourceKind = Literal["auto", "focus", "aws_cur", "gcp_billing", "azure_cost", "oci_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
-                     "slurm_sacct", "codecarbon", "meter_readings", "nvidia_smi", "dcgm", "kepler"]
+                     "slurm_sacct", "codecarbon", "meter_readings", "nvidia_smi", "dcgm", "kepler", "asset_register"]
 
 
 class Source(_Strict):
@@ -226,6 +226,25 @@ class FactorOverride(_Strict):
     data_year: int
 
 
+class CategorySwitch(_Strict):
+    include: bool = Field(True, description="Include the category in the inventory.")
+    exclude_reason: str | None = Field(None, description="Why the category is excluded (required when include is false; printed in the report).")
+
+    @model_validator(mode="after")
+    def _reason(self) -> "CategorySwitch":
+        if not self.include and not (self.exclude_reason and len(self.exclude_reason.strip()) >= 10):
+            raise ValueError("a category with include: false needs exclude_reason (at least a sentence): "
+                             "the report must say why it is left out")
+        return self
+
+
+class Scope3Options(_Strict):
+    category2: CategorySwitch = Field(default_factory=CategorySwitch,
+                                      description="Cat. 2 capital goods: GPUs / servers bought in the period (asset_register sources).")
+    category3: CategorySwitch = Field(default_factory=CategorySwitch,
+                                      description="Cat. 3 upstream of Scope 2 electricity: well-to-tank and T&D losses.")
+
+
 class Config(_Strict):
     entity: Entity
     period: Annotated[Period, Field(description="'2026-Q3' or {start, end}; end inclusive.")]
@@ -236,6 +255,7 @@ class Config(_Strict):
     phase_rules: list[PhaseRule] = Field(default_factory=list)
     project_rule: ProjectRule = Field(default_factory=ProjectRule)
     factor_overrides: list[FactorOverride] = Field(default_factory=list)
+    scope3: Scope3Options = Field(default_factory=Scope3Options)
 
     # set by load_config, not by the user
     base_dir: Path = Field(Path("."), exclude=True, json_schema_extra={"hidden": True})

@@ -46,6 +46,7 @@ class EvidenceLibrary:
     constants: pd.DataFrame       # name, value, unit, source
     families: pd.DataFrame        # provider, family, accelerator_model, accelerators_per_size_rule, cpu_family
     embodied: pd.DataFrame        # provider, instance_type, host_embodied_kg_co2e, source
+    upstream: pd.DataFrame        # FACTOR_COLUMNS + component: Cat. 3 WTT / T&D factors and loss rates
 
     def constant(self, name: str) -> float:
         row = self.constants[self.constants["name"] == name]
@@ -83,5 +84,7 @@ def load_library() -> EvidenceLibrary:
     families = _read("hardware/instance_families.csv", ["provider", "family", "accelerator_model",
                                                         "accelerators_per_size_rule", "cpu_family"])
     embodied = _read("hardware/embodied.csv", ["provider", "instance_type", "host_embodied_kg_co2e", "source"])
+    upstream = _numeric(_read("factors/upstream_electricity.csv", FACTOR_COLUMNS + ["component"]),
+                        ["value", "value_kg_per_kwh", "data_year"])
     version = (EVIDENCE_DIR / "VERSION").read_text(encoding="utf-8").strip()
-    return EvidenceLibrary(version, grid, residual, regions, acc, inst, cpu, pue, const, families, embodied)
+    return EvidenceLibrary(version, grid, residual, regions, acc, inst, cpu, pue, const, families, embodied, upstream)

@@ -12,8 +12,8 @@ MEANINGS = {
     "utilisation_default": "Cloud utilisation assumed at the default (not measured, not stated in the contract)",
     "pue_provider_default": "Cloud PUE taken from the provider's published average (not region-specific)",
     "power_model_ccf_linear": "Cloud energy estimated with the linear min/max power model (Cloud Carbon Footprint coefficients)",
-    "factor_year_before_period": "Grid factor's data year is earlier than the reporting year (latest published)",
-    "factor_year_after_period": "Only a grid factor for a later year than the reporting year exists; it was used",
+    "factor_year_before_period": "Factor's data year is earlier than the reporting year (latest published)",
+    "factor_year_after_period": "Only a factor for a later year than the reporting year exists; it was used",
     "factor_user_override": "Factor supplied by the user in the config (factor_overrides), with its citation",
     "lifecycle_factor_for_scope2": "Scope 2 used a lifecycle factor (includes upstream emissions) - no generation factor exists",
     "mb_grid_average_fallback": "Market-based: no instrument, supplier rate or residual mix - grid average used as last resort",
@@ -37,6 +37,11 @@ MEANINGS = {
     "job_energy_codecarbon": "Job's share of the site meter keyed on the GPU energy CodeCarbon measured in runs inside it",
     "job_label_not_in_jobs": "Telemetry names a job the scheduler export lacks: keyed as a job of its own",
     "shared_host_split_equal": "Telemetry of a shared node split equally (no job on it has GPUs)",
+    "cat3_td_from_loss_rate": "Cat. 3 T&D losses from the grid loss rate x the generation factor (no published T&D factor)",
+    "cat3_wtt_not_available": "Cat. 3: no well-to-tank factor for the zone - upstream of generation (3b) not included",
+    "cat3_wtt_td_losses_not_available": "Cat. 3: no well-to-tank factor for the T&D losses - that part not included",
+    "cat3_td_not_available": "Cat. 3: no T&D loss factor or loss rate for the zone - 3c not included",
+    "cat3_included_in_lifecycle_scope2": "Cat. 3 set to 0: Scope 2 used a lifecycle factor that already holds the upstream",
 }
 
 

@@ -35,7 +35,7 @@ def _register_optional() -> None:
     import importlib
 
     for name in ("aws_cur", "gcp_billing", "azure_cost", "oci_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
-                 "codecarbon", "nvidia_smi", "dcgm", "kepler"):
+                 "codecarbon", "nvidia_smi", "dcgm", "kepler", "asset_register"):
         try:
             register(importlib.import_module(f"pipeline.sources.{name}"))
         except ModuleNotFoundError as exc:
@@ -175,6 +175,11 @@ def _family_checks(family: str, frame: pd.DataFrame, parsed: Parsed, reasons: di
         dup = ids.notna() & ids.duplicated(keep="first")
         for i in ok.index[dup]:
             reasons.setdefault(i, []).append(("duplicate_line_item", f"line item {ids[i]} appears again in this file (first kept; re-delivered or duplicated export?)"))
+    elif family == "asset":
+        ids = ok["asset_id"]
+        dup = ids.notna() & ids.duplicated(keep="first")
+        for i in ok.index[dup]:
+            reasons.setdefault(i, []).append(("duplicate_asset_id", f"asset {ids[i]} appears again in this file (first kept; one line per asset id)"))
 
     # rows merged into another row (job steps, superseded refreshes, summed scope rows) follow that row
     for i, (target, note) in parsed.folded.items():

@@ -24,7 +24,11 @@ from pipeline.classify.scope import classify
 from pipeline.config import Config
 from pipeline.csv_output import write_csv
 from pipeline.emissions import provider_reported
+from pipeline.emissions import value_chain
 from pipeline.emissions.calculate import apply_factors, renumber
+from pipeline.emissions.capital_goods import category2
+from pipeline.emissions.factors import location_factor
+from pipeline.emissions.upstream import category3
 from pipeline.emissions.embodied import embodied_kg
 from pipeline.energy import cloud as cloud_energy
 from pipeline.energy import meters as meters_energy
@@ -148,6 +152,10 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     ledger, pseudo, reconciliation, primary = provider_reported.apply(ledger, carbon, cfg)
     if pseudo:
         factors = pd.concat([factors, pd.DataFrame(pseudo)], ignore_index=True).sort_values("factor_id").reset_index(drop=True)
+    ledger, vc_factors, scope3_categories = _value_chain(ledger, ingested, cfg, lib)
+    if vc_factors:
+        factors = (pd.concat([factors, pd.DataFrame(vc_factors)], ignore_index=True)
+                   .drop_duplicates("factor_id").sort_values("factor_id").reset_index(drop=True))
     ledger = renumber(ledger)
 
     decisions_df = pd.DataFrame([
@@ -164,6 +172,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
         "unestimated_billing": unestimated,
         "provider_reconciliation": reconciliation.to_dict("records") if not reconciliation.empty else [],
         "scope3_primary_data": primary,
+        "scope3_categories_2_and_3": scope3_categories,
         "embodied_cloud_hardware": embodied,
         "defaults_used": defaults,
         "meter_gaps": meter_gaps,
@@ -179,6 +188,63 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     d.summary = build_summary(d)
     extras = {"job_keys": pd.concat(job_keys_all, ignore_index=True) if job_keys_all else pd.DataFrame()}
     return d, ingested, validator, extras
+
+
+def _value_chain(ledger: pd.DataFrame, ingested: list[Ingested], cfg: Config, lib) -> tuple[pd.DataFrame, list[dict], dict]:
+    """Scope 3 Cat. 3 (upstream of the Scope 2 electricity) and Cat. 2 (assets bought in the period) as ledger
+    rows, each included or excluded by config with the reason reported."""
+    year = cfg.period.end.year
+    parts, factor_rows, report = [ledger], [], {}
+    sw3 = cfg.scope3.category3
+    if sw3.include:
+        elec = value_chain.scope2_electricity(ledger)
+        gen = {}
+        for z in elec["grid_zone"].unique():
+            choice = location_factor(z, year, lib.grid, cfg.factor_overrides)
+            if choice is not None and choice.row.get("boundary") == "generation":
+                gen[z] = choice
+        cat3 = category3(elec, lib.upstream, reporting_year=year, generation=gen,
+                         lifecycle_zones=value_chain.lifecycle_zones(ledger))
+        rows, frows = value_chain.category3_ledger_rows(cat3)
+        parts.append(rows)
+        factor_rows += frows
+        r = cat3.rows
+        report["category3"] = {
+            "included": True, "tco2e": cat3.total_kg_co2e / 1000.0,
+            "upstream_of_generation_3b_tco2e": float(r.get("wtt_generation_kg_co2e", pd.Series(dtype=float)).fillna(0).sum()) / 1000.0,
+            "td_losses_3c_tco2e": float((r.get("td_losses_kg_co2e", pd.Series(dtype=float)).fillna(0)
+                                         + r.get("wtt_td_losses_kg_co2e", pd.Series(dtype=float)).fillna(0)).sum()) / 1000.0,
+            "combined_3b_3c_tco2e": float(r.get("upstream_combined_kg_co2e", pd.Series(dtype=float)).fillna(0).sum()) / 1000.0,
+            "scope2_mwh_covered": float(r["energy_kwh"].sum()) / 1000.0 if len(r) else 0.0,
+            "scope2_mwh_not_estimated": cat3.kwh_not_estimated / 1000.0,
+            "not_estimated": cat3.not_estimated.to_dict("records"),
+            "zones_with_lifecycle_scope2": sorted(value_chain.lifecycle_zones(ledger)),
+        }
+    else:
+        report["category3"] = {"included": False, "exclude_reason": sw3.exclude_reason}
+    sw2 = cfg.scope3.category2
+    asset_frames = [i.frame for i in ingested if i.family == "asset"]
+    if not sw2.include:
+        report["category2"] = {"included": False, "exclude_reason": sw2.exclude_reason,
+                               "asset_registers_read": len(asset_frames)}
+    elif not asset_frames:
+        report["category2"] = {"included": False, "exclude_reason": "no asset register among the sources: hardware "
+                               "bought in the period is not reported (add an asset_register source, or set "
+                               "scope3.category2.include: false with the reason)"}
+    else:
+        cat2 = category2(pd.concat(asset_frames, ignore_index=True), cfg.period.start, cfg.period.end)
+        site_contract = {c.site: c.id for c in cfg.contracts if c.site}
+        rows, frows = value_chain.category2_ledger_rows(cat2, lambda d: f"{d:%Y-%m}", site_contract)
+        parts.append(rows)
+        factor_rows += frows
+        report["category2"] = {
+            "included": True, "tco2e": cat2.total_kg_co2e / 1000.0, "assets_in_period": int(len(cat2.rows)),
+            "units_acquired": cat2.units_acquired, "assets_outside_period": int(len(cat2.outside)),
+            "method": "full cradle-to-gate emissions in the period of acquisition (not depreciated)",
+            "factor_sources": sorted(set(cat2.rows["factor_source"].dropna().astype(str))),
+        }
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else ledger, factor_rows, report
 
 
 def _write_outputs(d: Disclosure, stage: Path, extras: dict, validator: Validator) -> None:

@@ -232,7 +232,8 @@ def test_demo_config_loads():
     assert [c.id for c in cfg.contracts] == ["aws-main", "azure-main", "lon-colo"]
     assert cfg.contract("lon-colo").certificates[0].mwh == pytest.approx(81.3, rel=1e-9)
     assert [m.id for m in cfg.site("lon-colo-1").meters] == ["LON1-PDU-A", "LON1-PDU-B"]
-    assert [s.kind for s in cfg.sources] == ["focus", "azure_cost", "aws_carbon", "slurm_sacct", "dcgm", "meter_readings"]
+    assert [s.kind for s in cfg.sources] == ["focus", "azure_cost", "aws_carbon", "slurm_sacct", "dcgm", "meter_readings",
+                                             "asset_register"]
     assert cfg.base_dir == DEMO.resolve().parent
 
 
@@ -267,3 +268,15 @@ def test_demo_validates_with_explicit_period_object():
 def test_demo_config_validates_against_json_schema():
     data = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
     jsonschema.validate(data, json.loads(SCHEMA.read_text(encoding="utf-8")), cls=jsonschema.Draft202012Validator)
+
+
+def test_excluding_a_scope3_category_needs_a_reason():
+    base = {"entity": {"name": "T", "consolidation_approach": "operational_control", "currency": "EUR"},
+            "period": "2026-Q3", "contracts": [{"id": "c", "kind": "cloud", "provider": "aws"}],
+            "sources": [{"kind": "focus", "path": "x.csv", "contracts": ["c"]}]}
+    with pytest.raises(ConfigError) as ei:
+        config_from_dict({**base, "scope3": {"category2": {"include": False}}})
+    assert "scope3.category2" in str(ei.value) and "exclude_reason" in str(ei.value)
+    cfg = config_from_dict({**base, "scope3": {"category3": {"include": False,
+                                                             "exclude_reason": "no Scope 2 electricity in the boundary"}}})
+    assert cfg.scope3.category3.include is False and cfg.scope3.category2.include is True

@@ -748,6 +748,29 @@ def summary(jobs, energy, total_facility_kwh, go_mwh, n_focus, path_sizes) -> st
     return "\n".join(lines)
 
 
+ASSET_COLUMNS = ["asset_id", "description", "asset_class", "quantity", "acquisition_date", "site",
+                 "embodied_kg_co2e_per_unit", "factor_source", "cost", "currency", "accelerator_model"]
+# proxy for an 8-GPU server: Cloud Carbon Footprint's host embodied coefficient of AWS p4d.24xlarge (8x A100),
+# the nearest 8-GPU host in its catalogue (evidence/hardware/embodied.csv); a real register cites the vendor's PCF
+SERVER_EMBODIED_KG = 4676.79
+SERVER_FACTOR_SOURCE = ("Proxy: Cloud Carbon Footprint coefficients-aws-embodied.csv @b0032d928c, p4d.24xlarge host "
+                        "(8x A100, 1000 kg base + components), Apache-2.0 - replace with the vendor's product carbon footprint")
+
+
+def asset_rows() -> list[dict]:
+    """Asset register lines: two purchases in Q3 (one on the last day), one in Q2 (outside the period)."""
+    base = {"asset_class": "server", "site": "lon-colo-1", "embodied_kg_co2e_per_unit": f"{SERVER_EMBODIED_KG:g}",
+            "factor_source": SERVER_FACTOR_SOURCE, "currency": "GBP", "accelerator_model": "H100-SXM"}
+    return [
+        {**base, "asset_id": "NW-2026-009", "description": "GPU server 8x H100 SXM (rack 2)", "quantity": "2",
+         "acquisition_date": "2026-05-20", "cost": "560000"},
+        {**base, "asset_id": "NW-2026-017", "description": "GPU server 8x H100 SXM (rack 3 expansion)", "quantity": "4",
+         "acquisition_date": "2026-08-12", "cost": "1120000"},
+        {**base, "asset_id": "NW-2026-021", "description": "GPU server 8x H100 SXM (spare)", "quantity": "1",
+         "acquisition_date": "2026-09-30", "cost": "280000"},
+    ]
+
+
 def main() -> None:
     rng = random.Random(SEED)
     node_idle_kw = {n: round(rng.uniform(1.05, 1.15), 3) for n in range(1, N_NODES + 1)}
@@ -773,6 +796,7 @@ def main() -> None:
     extra_rng = random.Random(SEED + 1)
     write_rows(azure_rows(extra_rng), AZURE_COLUMNS, DATA / "billing" / "azure_ea_2026Q3.csv")
     write_rows(aws_carbon_rows(rows), CARBON_COLUMNS, DATA / "carbon" / "aws_carbon_emissions_2026Q3.csv")
+    write_rows(asset_rows(), ASSET_COLUMNS, DATA / "assets" / "asset_register_2026.csv")
 
     total_it = sum(sum(v) for v in energy.values())
     facility = total_it * PUE

@@ -311,7 +311,9 @@ def context(d: Disclosure) -> dict:
         "failed": s["validation"]["failed_expectations"],
         "validation": s["validation"],
         # defaults are shown with the methodology; the rest of data_quality is rendered generically
-        "data_quality": {k: v for k, v in (d.data_quality or {}).items() if k != "defaults_used"},
+        "data_quality": {k: v for k, v in (d.data_quality or {}).items()
+                         if k not in ("defaults_used", "scope3_categories_2_and_3")},
+        "vc": (d.data_quality or {}).get("scope3_categories_2_and_3", {}),
         "methodology": d.methodology,
     }
 

@@ -87,6 +87,8 @@ FACTOR_COLUMNS = (
 
 CATEGORY_LABELS = {
     "1": "Cat. 1 Purchased goods and services — cloud computing and data centre services",
+    "2": "Cat. 2 Capital goods",
+    "3": "Cat. 3 Fuel- and energy-related activities (upstream of Scope 2 electricity)",
     "8": "Cat. 8 Upstream leased assets",
 }
 
