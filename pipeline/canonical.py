@@ -194,3 +194,33 @@ ASSET = {
     "cost": "float64",                            # purchase cost in ``currency`` (not used in emission figures)
     "currency": "string",
 }
+
+
+# Hourly grid carbon intensity (``grid_intensity_hourly``: Electricity Maps CSV export or plain zone/datetime CSV).
+# One row per zone, UTC clock hour and boundary given. Two boundaries, never mixed:
+#   ci_direct_kg_per_kwh     generation (direct, combustion) emissions only: the one Scope 2 may use
+#   ci_lifecycle_kg_per_kwh  lifecycle (LCA: + upstream fuel chain, construction): kept for reference, never used
+#                            for Scope 2 (its upstream part belongs in Scope 3 Cat. 3)
+# Either may be NaN (a plain-CSV row states one boundary). hour_start_utc is on a UTC hour boundary.
+GRID_INTENSITY = {
+    "source_file": "string",
+    "source_row": "int64",
+    "zone": "string",                             # grid zone as the publisher names it (Electricity Maps zone id)
+    "hour_start_utc": "datetime64[ns, UTC]",
+    "ci_direct_kg_per_kwh": "float64",
+    "ci_lifecycle_kg_per_kwh": "float64",
+    "estimated": "boolean",                       # publisher marks the hour as estimated (NA: not stated)
+    "estimation_method": "string",
+    "data_source": "string",                      # publisher's upstream source (e.g. entsoe.eu)
+}
+
+# Hourly generation of contractual instruments (``certificate_generation_hourly``: PPA / 24x7 CFE meter data).
+# One row per instrument and UTC clock hour; energy_kwh is what the instrument generated in that hour.
+INSTRUMENT_HOURLY = {
+    "source_file": "string",
+    "source_row": "int64",
+    "instrument_id": "string",
+    "hour_start_utc": "datetime64[ns, UTC]",
+    "energy_kwh": "float64",
+    "unit_known": "bool",                         # unit was Wh, kWh or MWh
+}

@@ -102,6 +102,8 @@ class Certificate(_Strict):
     bundled: bool = Field(False, description="Bought together with the electricity (bundled) or separately.")
     retired: bool = Field(True, description="Retired / cancelled on the company's behalf.")
     factor_kg_per_kwh: float = Field(0.0, ge=0, description="Emission rate the instrument conveys (0 for renewables).")
+    hourly: bool = Field(False, description="Its hourly generation is supplied (certificate_generation_hourly source, instrument_id = this id): "
+                                            "market-based Scope 2 is also computed hour by hour against it.")
 
 
 class Contract(_Strict):
@@ -158,6 +160,7 @@ class Site(_Strict):
     pue: float = Field(ge=1.0, le=3.0, description="Facility PUE applied to IT-load meters.")
     pue_source: str = Field("operator statement", description="Where the PUE comes from.")
     meters: list[Meter] = Field(default_factory=list)
+    intensity_zone: str | None = Field(None, description="Zone id of the site in the hourly intensity file (e.g. an Electricity Maps zone); default: grid_zone.")
     gpu_model: str | None = Field(None, description="Accelerator model (hardware catalogue name, e.g. H100-SXM) of jobs whose AllocTRES has no typed GPU.")
     gres_gpu_types: dict[str, str] = Field(
         default_factory=dict,
@@ -170,7 +173,8 @@ BILLING_KINDS = ("focus", "aws_cur", "gcp_billing", "azure_cost", "oci_cost")
 CARBON_KINDS = ("aws_carbon", "gcp_carbon", "azure_carbon")
 SITE_KINDS = ("slurm_sacct", "codecarbon", "meter_readings", "nvidia_smi", "dcgm", "kepler")
 SourceKind = Literal["auto", "focus", "aws_cur", "gcp_billing", "azure_cost", "oci_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
-                     "slurm_sacct", "codecarbon", "meter_readings", "nvidia_smi", "dcgm", "kepler", "asset_register"]
+                     "slurm_sacct", "codecarbon", "meter_readings", "nvidia_smi", "dcgm", "kepler", "asset_register",
+                     "grid_intensity_hourly", "certificate_generation_hourly"]
 
 
 class Source(_Strict):
@@ -187,6 +191,9 @@ class Source(_Strict):
     gpu_model: str | None = Field(None, description="Slurm: accelerator model when AllocTRES gives none.")
     max_gap_s: float = Field(120.0, gt=0, description="Telemetry: longest interval between samples that is integrated; longer ones are reported as gaps.")
     scraped_at: str | None = Field(None, description="Telemetry (Prometheus text without timestamps): when the scrape was taken, ISO 8601 with offset.")
+    boundary: Literal["direct", "lifecycle"] | None = Field(
+        None, description="Hourly intensity in the plain zone,datetime,carbon_intensity_g_per_kwh layout without a boundary column: "
+                          "direct (generation; usable for Scope 2) or lifecycle (never used for Scope 2).")
 
     @model_validator(mode="after")
     def _needs(self) -> "Source":

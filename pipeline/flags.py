@@ -37,6 +37,8 @@ MEANINGS = {
     "job_energy_codecarbon": "Job's share of the site meter keyed on the GPU energy CodeCarbon measured in runs inside it",
     "job_label_not_in_jobs": "Telemetry names a job the scheduler export lacks: keyed as a job of its own",
     "shared_host_split_equal": "Telemetry of a shared node split equally (no job on it has GPUs)",
+    "hourly_intensity_missing": "Hourly Scope 2: an hour without an hourly grid intensity, priced with the annual factor",
+    "hourly_intensity_estimated": "Hourly Scope 2: the publisher marks the hour's grid intensity as estimated",
     "cat3_td_from_loss_rate": "Cat. 3 T&D losses from the grid loss rate x the generation factor (no published T&D factor)",
     "cat3_wtt_not_available": "Cat. 3: no well-to-tank factor for the zone - upstream of generation (3b) not included",
     "cat3_wtt_td_losses_not_available": "Cat. 3: no well-to-tank factor for the T&D losses - that part not included",

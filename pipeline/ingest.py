@@ -35,7 +35,8 @@ def _register_optional() -> None:
     import importlib
 
     for name in ("aws_cur", "gcp_billing", "azure_cost", "oci_cost", "aws_carbon", "gcp_carbon", "azure_carbon",
-                 "codecarbon", "nvidia_smi", "dcgm", "kepler", "asset_register"):
+                 "codecarbon", "nvidia_smi", "dcgm", "kepler", "asset_register", "grid_intensity_hourly",
+                 "certificate_generation_hourly"):
         try:
             register(importlib.import_module(f"pipeline.sources.{name}"))
         except ModuleNotFoundError as exc:
@@ -148,6 +149,8 @@ def _parse(cfg: Config, src: Source, adapter, raw: RawTable, label: str) -> Pars
     if adapter.FAMILY == "power":
         kwargs = {"scraped_at": src.scraped_at} if src.scraped_at and adapter.KIND == "kepler" else {}
         return adapter.to_canonical(raw, source_label=label, site_zone=cfg.site(src.site).timezone, **kwargs)
+    if adapter.FAMILY == "grid_intensity":
+        return adapter.to_canonical(raw, source_label=label, default_boundary=src.boundary)
     parsed = adapter.to_canonical(raw, source_label=label)
     if adapter.FAMILY == "usage":
         parsed.frame["is_usage"] = (parsed.frame["charge_category"].fillna("") == "Usage").astype(bool)

@@ -24,7 +24,7 @@ from pipeline.classify.scope import classify
 from pipeline.config import Config
 from pipeline.csv_output import write_csv
 from pipeline.emissions import provider_reported
-from pipeline.emissions import value_chain
+from pipeline.emissions import hourly_scope2, value_chain
 from pipeline.emissions.calculate import apply_factors, renumber
 from pipeline.emissions.capital_goods import category2
 from pipeline.emissions.factors import location_factor
@@ -90,6 +90,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     board = {str(m).upper(): w for m, w in zip(lib.accelerators["accelerator_model"], lib.accelerators["board_power_w"])
              if pd.notna(w)}
     alloc_tables, job_keys_all, meter_gaps, telemetry_reports, codecarbon_nesting = [], [], [], [], []
+    site_meter_rows: dict[str, pd.DataFrame] = {}
     for site in cfg.sites:
         contract = cfg.contract_for_site(site.id)
         meters = [i for i in ingested if i.family == "meter" and i.source.site == site.id]
@@ -105,6 +106,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
             if not fills.empty:
                 mframe = pd.concat([mframe, fills.astype({"source_row": "int64"})], ignore_index=True)
             meter_rows = meters_energy.meter_months(mframe, site, bounds)
+            site_meter_rows[site.id] = meter_rows
         slurm = [j.frame for j in jobs if j.kind != "codecarbon"]
         runs = [j.frame for j in jobs if j.kind == "codecarbon"]
         jframe = pd.concat(slurm, ignore_index=True) if slurm else None
@@ -157,6 +159,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
         factors = (pd.concat([factors, pd.DataFrame(vc_factors)], ignore_index=True)
                    .drop_duplicates("factor_id").sort_values("factor_id").reset_index(drop=True))
     ledger = renumber(ledger)
+    scope2_hourly = _hourly(cfg, lib, ledger, ingested, site_meter_rows, bounds)
 
     decisions_df = pd.DataFrame([
         {"contract_id": c.id, "kind": c.kind, "provider": c.provider, "rule_id": decisions[c.id].rule_id,
@@ -173,6 +176,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
         "provider_reconciliation": reconciliation.to_dict("records") if not reconciliation.empty else [],
         "scope3_primary_data": primary,
         "scope3_categories_2_and_3": scope3_categories,
+        "scope2_hourly": scope2_hourly,
         "embodied_cloud_hardware": embodied,
         "defaults_used": defaults,
         "meter_gaps": meter_gaps,
@@ -188,6 +192,21 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     d.summary = build_summary(d)
     extras = {"job_keys": pd.concat(job_keys_all, ignore_index=True) if job_keys_all else pd.DataFrame()}
     return d, ingested, validator, extras
+
+
+def _hourly(cfg: Config, lib, ledger: pd.DataFrame, ingested: list[Ingested], site_meter_rows: dict,
+            bounds) -> dict:
+    """Hourly Scope 2 beside the annual figures, when hourly intensities or instrument generation are given."""
+    intensity = [i.frame for i in ingested if i.family == "grid_intensity"]
+    generation = [i.frame for i in ingested if i.family == "instrument_hourly"]
+    if not intensity and not generation:
+        return {}
+    energy_h = hourly_scope2.site_hourly_energy(site_meter_rows, bounds)
+    s2 = ledger[ledger["scope"] == "2"]
+    annual_mb = {str(k): float(v) for k, v in s2.groupby("site_or_region")["emissions_mb_kg_co2e"].sum().items()}
+    return hourly_scope2.hourly_scope2(
+        cfg, lib, energy_h, pd.concat(intensity, ignore_index=True) if intensity else None,
+        pd.concat(generation, ignore_index=True) if generation else None, annual_mb, bounds)
 
 
 def _value_chain(ledger: pd.DataFrame, ingested: list[Ingested], cfg: Config, lib) -> tuple[pd.DataFrame, list[dict], dict]:

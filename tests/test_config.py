@@ -233,7 +233,7 @@ def test_demo_config_loads():
     assert cfg.contract("lon-colo").certificates[0].mwh == pytest.approx(81.3, rel=1e-9)
     assert [m.id for m in cfg.site("lon-colo-1").meters] == ["LON1-PDU-A", "LON1-PDU-B"]
     assert [s.kind for s in cfg.sources] == ["focus", "azure_cost", "aws_carbon", "slurm_sacct", "dcgm", "meter_readings",
-                                             "asset_register"]
+                                             "asset_register", "grid_intensity_hourly", "certificate_generation_hourly"]
     assert cfg.base_dir == DEMO.resolve().parent
 
 

@@ -81,11 +81,12 @@ def test_scope2_location_and_market_based(demo_run, config):
     gb = _grid_factor("GB")
     e = s["emissions_tco2e"]
     assert e["scope2_location_based"] == pytest.approx(facility_kwh * gb / 1000, rel=REL)
-    # the GO certificate is GB market, 2026 vintage, retired: covers its MWh at 0 kg/kWh; the rest has no
+    # the GO and the PPA are GB market, 2026 vintage, retired: they cover their MWh at 0 kg/kWh; the rest has no
     # supplier rate and no residual mix shipped -> grid average as the stated last resort
     colo = next(c for c in config["contracts"] if c["id"] == "lon-colo")
-    go_kwh = colo["certificates"][0]["mwh"] * 1000
-    assert e["scope2_market_based"] == pytest.approx((facility_kwh - go_kwh) * gb / 1000, rel=REL)
+    certs_kwh = sum(c["mwh"] for c in colo["certificates"]) * 1000
+    assert len(colo["certificates"]) == 2
+    assert e["scope2_market_based"] == pytest.approx((facility_kwh - certs_kwh) * gb / 1000, rel=REL)
     assert e["scope2_market_based"] < e["scope2_location_based"]
 
 
@@ -370,3 +371,44 @@ def test_scope3_category2_counts_assets_bought_in_the_quarter(demo_run):
     assert s["emissions_tco2e"]["scope3_by_category"]["2"] == pytest.approx(kg / 1000, rel=REL)
     c2 = s["data_quality"]["scope3_categories_2_and_3"]["category2"]
     assert (c2["assets_in_period"], c2["units_acquired"], c2["assets_outside_period"]) == (2, 5.0, 1)
+
+
+def _hourly_facility_kwh(config) -> dict[str, float]:
+    """Facility kWh per UTC hour from the meter file: hourly intervals starting on the hour (BST = UTC+1)."""
+    pue = config["sites"][0]["pue"]
+    out: dict[str, float] = {}
+    for r in _csv(DEMO / "data" / "meters" / "lon-colo-1_2026Q3.csv"):
+        hour = dt.datetime.fromisoformat(r["timestamp"]).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out[hour] = out.get(hour, 0.0) + float(r["energy"]) * {"kWh": 1.0, "Wh": 0.001}[r["unit"]] * pue
+    return out
+
+
+def test_hourly_location_based_is_each_hour_times_its_intensity(demo_run, config):
+    _, s, _ = demo_run
+    energy = _hourly_facility_kwh(config)
+    ci = {r["datetime"]: float(r["carbon_intensity_g_per_kwh"]) / 1000
+          for r in _csv(DEMO / "data" / "hourly" / "gb_intensity_2026Q3_SYNTHETIC.csv")}
+    assert set(energy) <= set(ci)          # every metered hour has an intensity
+    hourly_t = sum(kwh * ci[h] for h, kwh in energy.items()) / 1000
+    lb = s["data_quality"]["scope2_hourly"]["location_based"]
+    assert lb["hourly_tco2e"] == pytest.approx(hourly_t, rel=REL)
+    # the annual figure it is compared with is the reported E1-6 location-based Scope 2, unchanged
+    assert lb["annual_factor_tco2e"] == pytest.approx(s["emissions_tco2e"]["scope2_location_based"], rel=REL)
+    assert lb["difference_tco2e"] == pytest.approx(hourly_t - lb["annual_factor_tco2e"], rel=REL)
+
+
+def test_hourly_market_based_matches_the_ppa_hour_by_hour(demo_run, config):
+    _, s, _ = demo_run
+    energy = _hourly_facility_kwh(config)
+    gen: dict[str, float] = {}
+    for r in _csv(DEMO / "data" / "hourly" / "ppa_solar_generation_2026Q3.csv"):
+        gen[r["hour_start"]] = gen.get(r["hour_start"], 0.0) + float(r["energy"])
+    matched = sum(min(kwh, gen.get(h, 0.0)) for h, kwh in energy.items())
+    total = sum(energy.values())
+    # the unmatched rest at the GB grid average (no residual mix shipped); the annual GO does not count hourly
+    expected_kg = (total - matched) * _grid_factor("GB")
+    (site,) = s["data_quality"]["scope2_hourly"]["market_based"]["sites"]
+    assert site["matched_kwh"] == pytest.approx(matched, rel=REL)
+    assert site["cfe_score"] == pytest.approx(matched / total, rel=REL)
+    assert site["emissions_kg_co2e"] == pytest.approx(expected_kg, rel=REL)
+    assert site["annual_market_based_kg_co2e"] == pytest.approx(s["emissions_tco2e"]["scope2_market_based"] * 1000, rel=REL)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import math
 import random
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -771,6 +772,49 @@ def asset_rows() -> list[dict]:
     ]
 
 
+def hourly_intensity_rows(rng: random.Random) -> list[dict]:
+    """A SYNTHETIC hourly grid-intensity profile for GB over the quarter (plain zone,datetime,... layout,
+    direct boundary), in gCO2e/kWh: higher in the evening peak, lower at night and at midday (solar), with
+    day-to-day wind variation. Demo data only - real runs use an Electricity Maps export or similar."""
+    rows = []
+    hours = int((P_END - P_START).total_seconds() // 3600)
+    wind = 1.0
+    for h in range(hours):
+        t = P_START + dt.timedelta(hours=h)
+        utc = t.astimezone(dt.timezone.utc)
+        local_h = t.astimezone(LONDON).hour
+        if local_h == 0:
+            wind = rng.uniform(0.75, 1.25)
+        evening = 45.0 * math.cos(2 * math.pi * (local_h - 18) / 24)
+        solar = -30.0 * math.exp(-((local_h - 13) / 3.0) ** 2)
+        g = max(40.0, (175.0 + evening + solar) * wind)
+        rows.append({"zone": "GB", "datetime": utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "carbon_intensity_g_per_kwh": f"{g:.1f}", "boundary": "direct"})
+    return rows
+
+
+PPA_ID = "PPA-LON-SOLAR-01"
+PPA_PEAK_KWH = 60.0   # per hour at solar noon on a clear day
+
+
+def ppa_generation_rows(rng: random.Random) -> list[dict]:
+    """Hourly generation of a (fictional) solar PPA: daylight hours only, with cloud cover per day."""
+    rows = []
+    hours = int((P_END - P_START).total_seconds() // 3600)
+    cloud = 1.0
+    for h in range(hours):
+        t = P_START + dt.timedelta(hours=h)
+        local_h = t.astimezone(LONDON).hour
+        if local_h == 0:
+            cloud = rng.uniform(0.3, 1.0)
+        sun = math.sin(math.pi * (local_h - 5) / 15) if 5 < local_h < 20 else 0.0
+        kwh = round(PPA_PEAK_KWH * sun * cloud, 3)
+        if kwh > 0:
+            rows.append({"instrument_id": PPA_ID, "hour_start": t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "energy": f"{kwh:.3f}", "unit": "kWh"})
+    return rows
+
+
 def main() -> None:
     rng = random.Random(SEED)
     node_idle_kw = {n: round(rng.uniform(1.05, 1.15), 3) for n in range(1, N_NODES + 1)}
@@ -797,6 +841,12 @@ def main() -> None:
     write_rows(azure_rows(extra_rng), AZURE_COLUMNS, DATA / "billing" / "azure_ea_2026Q3.csv")
     write_rows(aws_carbon_rows(rows), CARBON_COLUMNS, DATA / "carbon" / "aws_carbon_emissions_2026Q3.csv")
     write_rows(asset_rows(), ASSET_COLUMNS, DATA / "assets" / "asset_register_2026.csv")
+    hourly_rng = random.Random(SEED + 3)
+    write_rows(hourly_intensity_rows(hourly_rng), ["zone", "datetime", "carbon_intensity_g_per_kwh", "boundary"],
+               DATA / "hourly" / "gb_intensity_2026Q3_SYNTHETIC.csv")
+    ppa = ppa_generation_rows(hourly_rng)
+    write_rows(ppa, ["instrument_id", "hour_start", "energy", "unit"], DATA / "hourly" / "ppa_solar_generation_2026Q3.csv")
+    print(f"PPA {PPA_ID}: {sum(float(r['energy']) for r in ppa) / 1000:.3f} MWh generated in the quarter")
 
     total_it = sum(sum(v) for v in energy.values())
     facility = total_it * PUE

@@ -312,7 +312,8 @@ def context(d: Disclosure) -> dict:
         "validation": s["validation"],
         # defaults are shown with the methodology; the rest of data_quality is rendered generically
         "data_quality": {k: v for k, v in (d.data_quality or {}).items()
-                         if k not in ("defaults_used", "scope3_categories_2_and_3")},
+                         if k not in ("defaults_used", "scope3_categories_2_and_3", "scope2_hourly")},
+        "hourly": (d.data_quality or {}).get("scope2_hourly", {}),
         "vc": (d.data_quality or {}).get("scope3_categories_2_and_3", {}),
         "methodology": d.methodology,
     }
