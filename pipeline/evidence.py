@@ -47,6 +47,7 @@ class EvidenceLibrary:
     families: pd.DataFrame        # provider, family, accelerator_model, accelerators_per_size_rule, cpu_family
     embodied: pd.DataFrame        # provider, instance_type, host_embodied_kg_co2e, source
     upstream: pd.DataFrame        # FACTOR_COLUMNS + component: Cat. 3 WTT / T&D factors and loss rates
+    grid_mix: pd.DataFrame        # zone, data_year, fossil / nuclear / renewable / other shares (E1-5 mix)
 
     def constant(self, name: str) -> float:
         row = self.constants[self.constants["name"] == name]
@@ -86,5 +87,9 @@ def load_library() -> EvidenceLibrary:
     embodied = _read("hardware/embodied.csv", ["provider", "instance_type", "host_embodied_kg_co2e", "source"])
     upstream = _numeric(_read("factors/upstream_electricity.csv", FACTOR_COLUMNS + ["component"]),
                         ["value", "value_kg_per_kwh", "data_year"])
+    mix = _numeric(_read("factors/grid_mix.csv", ["mix_id", "zone", "data_year", "fossil_share", "nuclear_share",
+                                                  "renewable_share", "other_share", "source", "licence"]),
+                   ["data_year", "fossil_share", "nuclear_share", "renewable_share", "other_share"])
     version = (EVIDENCE_DIR / "VERSION").read_text(encoding="utf-8").strip()
-    return EvidenceLibrary(version, grid, residual, regions, acc, inst, cpu, pue, const, families, embodied, upstream)
+    return EvidenceLibrary(version, grid, residual, regions, acc, inst, cpu, pue, const, families, embodied, upstream,
+                           mix)

@@ -61,4 +61,5 @@ class Disclosure:
     inputs: list[InputReport]
     data_quality: dict
     summary: dict = field(default_factory=dict)
+    energy_mix: dict = field(default_factory=dict)   # E1-5 fossil / nuclear / renewable (pipeline.energy.mix)
     methodology: list[tuple[str, str]] = field(default_factory=list)   # (heading, paragraph)

@@ -32,6 +32,7 @@ from pipeline.emissions.upstream import category3
 from pipeline.emissions.embodied import embodied_kg
 from pipeline.energy import cloud as cloud_energy
 from pipeline.energy import meters as meters_energy
+from pipeline.energy.mix import energy_mix
 from pipeline.energy import site as site_energy
 from pipeline.energy.site_telemetry import measured_job_energy
 from pipeline.errors import OutputError
@@ -188,6 +189,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     d = Disclosure(config=cfg, run_id=run_id, config_sha256=config_sha, code_version=__version__,
                    factor_library_version=lib.version, ledger=ledger, factors=factors, decisions=decisions_df,
                    allocation=allocation, inputs=[i.report for i in ingested], data_quality=data_quality)
+    d.energy_mix = energy_mix(ledger, cfg, lib.grid_mix)
     d.methodology = methodology(d, lib)
     d.summary = build_summary(d)
     extras = {"job_keys": pd.concat(job_keys_all, ignore_index=True) if job_keys_all else pd.DataFrame()}

@@ -412,3 +412,21 @@ def test_hourly_market_based_matches_the_ppa_hour_by_hour(demo_run, config):
     assert site["cfe_score"] == pytest.approx(matched / total, rel=REL)
     assert site["emissions_kg_co2e"] == pytest.approx(expected_kg, rel=REL)
     assert site["annual_market_based_kg_co2e"] == pytest.approx(s["emissions_tco2e"]["scope2_market_based"] * 1000, rel=REL)
+
+
+def test_energy_mix_certificates_renewable_rest_by_the_gb_grid_mix(demo_run, config):
+    _, s, _ = demo_run
+    rows = _csv(DEMO / "data" / "meters" / "lon-colo-1_2026Q3.csv")
+    facility_mwh = sum(float(r["energy"]) * {"kWh": 1.0, "Wh": 0.001}[r["unit"]] for r in rows) * config["sites"][0]["pue"] / 1000
+    colo = next(c for c in config["contracts"] if c["id"] == "lon-colo")
+    certs_mwh = sum(c["mwh"] for c in colo["certificates"])
+    gb = max((r for r in _csv(EVIDENCE / "factors" / "grid_mix.csv") if r["zone"] == "GB" and int(r["data_year"]) <= 2026),
+             key=lambda r: int(r["data_year"]))
+    f, n, rn, o = (float(gb[k]) for k in ("fossil_share", "nuclear_share", "renewable_share", "other_share"))
+    norm = f + n + rn + o
+    rest = facility_mwh - certs_mwh
+    m = s["energy_mwh"]["mix"]
+    assert m["renewable_mwh"] == pytest.approx(certs_mwh + rest * rn / norm, rel=REL)
+    assert m["nuclear_mwh"] == pytest.approx(rest * n / norm, rel=REL)
+    assert m["fossil_mwh"] == pytest.approx(rest * (f + o) / norm, rel=REL)
+    assert m["total_mwh"] == pytest.approx(s["energy_mwh"]["total_own_operations"], rel=REL)

@@ -79,6 +79,7 @@ def build_summary(d) -> dict:  # d: pipeline.result.Disclosure
             "by_site": by_site,
             "cloud_estimated_value_chain": _mwh(cloud["energy_kwh"].sum()),
             "by_basis": by_basis,
+            "mix": getattr(d, "energy_mix", {}) or {},
         },
         "emissions_tco2e": emissions_block(ledger),
         "contractual_instruments": instrument_table(ledger, cfg),
