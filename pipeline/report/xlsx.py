@@ -507,6 +507,7 @@ def _energy_sheet(wb: Workbook, ws, d, lg: _Ledger) -> None:
         rows.append({"key": f"basis-{b}", "label": f"All Ledger energy, basis: {b}",
                      "formula": mwh(lg.sumifs("energy_kwh", ("energy_basis", _criterion(b)))),
                      "summary": _dig(s, "by_basis", b)})
+    rows += _instrument_rows(d, lg) + _mix_rows(d, lg, own_crit)
     V = _figure_table(wb, ws, rows, "MWh", FMT_MWH, meta=())
     r = len(rows) + 3
     _title(ws, r, 1, "Checks")
@@ -521,6 +522,74 @@ def _energy_sheet(wb: Workbook, ws, d, lg: _Ledger) -> None:
     for i, text in enumerate(notes, start=r + 3):
         _put(ws, i, 1, text)
     _size_columns(ws, fixed={1: 62})
+
+
+def _instrument_rows(d, lg: _Ledger) -> list[dict]:
+    """Scope 2 consumption per site by what covers it (instrument type, residual mix, grid fallback): live
+    SUMIFS over the ledger's instrument column, beside summary.json's contractual_instruments."""
+    from pipeline.emissions.instruments import NON_CERTIFICATE
+
+    certs = {c.id: c for contract in d.config.contracts for c in contract.certificates}
+    s2 = d.ledger[d.ledger["scope"] == "2"]
+    summary = {x["site"]: x for x in (d.summary.get("contractual_instruments") or [])} if isinstance(d.summary, dict) else {}
+    rows = []
+    for site, g in s2.groupby("site_or_region", sort=True):
+        labels: dict[str, list[str]] = {}
+        for label in sorted(set(g["instrument"].fillna(""))):
+            kind = certs[label].type if label in certs else NON_CERTIFICATE.get(label, label)
+            labels.setdefault(kind, []).append(label)
+        by_type = {i["type"]: i["mwh"] for i in summary.get(str(site), {}).get("instruments", [])}
+        for kind, labs in sorted(labels.items()):
+            parts = [lg.sumifs("energy_kwh", ("scope", '"2"'), ("site_or_region", _criterion(str(site))),
+                               ("instrument", _criterion(lab))) for lab in labs]
+            rows.append({"key": f"inst-{site}-{kind}", "label": f"Scope 2 at {site} covered by: {kind} ({', '.join(labs)})",
+                         "formula": "=(" + "+".join(parts) + ")/1000", "summary": by_type.get(kind)})
+    return rows
+
+
+def _mix_rows(d, lg: _Ledger, own_crit) -> list[dict]:
+    """E1-5 fossil / nuclear / renewable: renewable instruments' energy, plus each zone's non-instrument
+    own-operations energy x its grid-mix shares (written in the formula, mix id in the label)."""
+    from pipeline.energy.mix import RENEWABLE_INSTRUMENTS, _mix_row
+    from pipeline.evidence import load_library
+
+    mix = (d.summary.get("energy_mwh", {}) or {}).get("mix") if isinstance(d.summary, dict) else None
+    if not mix:
+        return []
+    renew_ids = sorted(c.id for contract in d.config.contracts for c in contract.certificates
+                       if c.type in RENEWABLE_INSTRUMENTS and c.factor_kg_per_kwh == 0)
+    own = d.ledger[d.ledger["own_operations"].fillna(False).astype(bool) & (d.ledger["scope"] == "2")]
+    lib_mix = load_library().grid_mix
+    year = d.config.period.end.year
+    inst = "+".join(lg.sumifs("energy_kwh", own_crit, ("instrument", _criterion(c))) for c in renew_ids) or "0"
+    parts = {"fossil": [], "nuclear": [], "renewable": []}
+    ids = []
+    for zone in sorted(set(own["grid_zone"].dropna().astype(str))):
+        row = _mix_row(zone, year, lib_mix)
+        if row is None:
+            continue
+        ids.append(f"{zone}: {row['mix_id']}")
+        zc = ("grid_zone", _criterion(zone))
+        rest = "(" + lg.sumifs("energy_kwh", own_crit, zc) + "".join(
+            "-" + lg.sumifs("energy_kwh", own_crit, zc, ("instrument", _criterion(c))) for c in renew_ids) + ")"
+        f = float(row["fossil_share"]) + float(row["other_share"] or 0.0)
+        n, rn = float(row["nuclear_share"]), float(row["renewable_share"])
+        norm = f + n + rn
+        parts["fossil"].append(f"{rest}*{f / norm!r}")
+        parts["nuclear"].append(f"{rest}*{n / norm!r}")
+        parts["renewable"].append(f"{rest}*{rn / norm!r}")
+    src = "; ".join(ids)
+    return [
+        {"key": "mix-fossil", "label": f"E1-5 fossil sources (grid mix {src})",
+         "formula": "=(" + ("+".join(parts["fossil"]) or "0") + ")/1000", "summary": mix.get("fossil_mwh"),
+         "name": "Energy_Fossil_MWh"},
+        {"key": "mix-nuclear", "label": f"E1-5 nuclear sources (grid mix {src})",
+         "formula": "=(" + ("+".join(parts["nuclear"]) or "0") + ")/1000", "summary": mix.get("nuclear_mwh"),
+         "name": "Energy_Nuclear_MWh"},
+        {"key": "mix-renewable", "label": f"E1-5 renewable sources (instruments {', '.join(renew_ids) or 'none'} + grid mix)",
+         "formula": "=(" + inst + ("+" + "+".join(parts["renewable"]) if parts["renewable"] else "") + ")/1000",
+         "summary": mix.get("renewable_mwh"), "name": "Energy_Renewable_MWh"},
+    ]
 
 
 def _monthly_sheet(ws, d, lg: _Ledger) -> None:
