@@ -19,15 +19,16 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError
+from pipeline.scenarios.models import Projections
+from pipeline.strict_model import StrictModel
 
 PHASES = ("training", "fine_tuning", "inference", "evaluation")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictModel
 
 
 def _check_zone(value: str) -> str:
@@ -263,6 +264,8 @@ class Config(_Strict):
     project_rule: ProjectRule = Field(default_factory=ProjectRule)
     factor_overrides: list[FactorOverride] = Field(default_factory=list)
     scope3: Scope3Options = Field(default_factory=Scope3Options)
+    projections: Projections = Field(default_factory=Projections,
+                                       description="Training vs inference scenario projections (expected reductions, never netted).")
 
     # set by load_config, not by the user
     base_dir: Path = Field(Path("."), exclude=True, json_schema_extra={"hidden": True})

@@ -62,4 +62,5 @@ class Disclosure:
     data_quality: dict
     summary: dict = field(default_factory=dict)
     energy_mix: dict = field(default_factory=dict)   # E1-5 fossil / nuclear / renewable (pipeline.energy.mix)
+    projections: list = field(default_factory=list)  # ModelProjection.to_dict() per model: projections, never netted
     methodology: list[tuple[str, str]] = field(default_factory=list)   # (heading, paragraph)

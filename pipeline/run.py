@@ -35,7 +35,7 @@ from pipeline.energy import meters as meters_energy
 from pipeline.energy.mix import energy_mix
 from pipeline.energy import site as site_energy
 from pipeline.energy.site_telemetry import measured_job_energy
-from pipeline.errors import OutputError
+from pipeline.errors import OutputError, ValidationFailed
 from pipeline.flags import defaults_shares
 from pipeline.evidence import load_library
 from pipeline.ingest import Ingested, ingest_all
@@ -137,8 +137,6 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
             slices.append(site_slices(sl, cfg, contract.id, decisions))
 
     if not slices:
-        from pipeline.errors import ValidationFailed
-
         raise ValidationFailed("no activity with energy was found in the inputs for the period",
                                fix="check the sources and the period in the config")
     all_slices = pd.concat(slices, ignore_index=True)
@@ -190,10 +188,52 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
                    factor_library_version=lib.version, ledger=ledger, factors=factors, decisions=decisions_df,
                    allocation=allocation, inputs=[i.report for i in ingested], data_quality=data_quality)
     d.energy_mix = energy_mix(ledger, cfg, lib.grid_mix)
+    job_keys = pd.concat(job_keys_all, ignore_index=True) if job_keys_all else pd.DataFrame()
+    d.projections = _projections(cfg, lib, ledger, job_keys)
     d.methodology = methodology(d, lib)
     d.summary = build_summary(d)
-    extras = {"job_keys": pd.concat(job_keys_all, ignore_index=True) if job_keys_all else pd.DataFrame()}
+    extras = {"job_keys": job_keys}
     return d, ingested, validator, extras
+
+
+def _projections(cfg: Config, lib, ledger: pd.DataFrame, job_keys: pd.DataFrame) -> list[dict]:
+    """Scenario projections per model (expected reductions; never netted from the inventory)."""
+    from pipeline.scenarios import (build_projection, measured_intensity, measured_per_model, read_request_counts,
+                                    select_training)
+
+    pj = cfg.projections
+    if not pj.models:
+        return []
+    year = cfg.period.end.year
+    zones = {s.grid_zone for m in pj.models for s in m.scenarios if s.grid_zone}
+    zones |= {m.seed_check.grid_zone for m in pj.models if m.seed_check is not None and m.seed_check.grid_zone}
+    zone_factors = {}
+    for z in sorted(zones):
+        choice = location_factor(z, year, lib.grid, cfg.factor_overrides)
+        if choice is None:
+            raise ValidationFailed(f"projections: no location-based factor for grid zone '{z}'",
+                                   file=str(cfg.config_path or ""),
+                                   fix="use a zone of the factor library, or give grid_factor_kg_per_kwh with its source")
+        zone_factors[z] = (choice.kg_per_kwh, choice.id)
+    # the projection compares electricity emissions (Scope 2 / cloud Cat. 1 at grid factors): Category 2 (hardware
+    # bought) and Category 3 (upstream of the electricity) rows are not part of the training or inference figures
+    ledger = ledger[~ledger["rule_id"].isin([value_chain.RULE_CAT2, value_chain.RULE_CAT3])]
+    measured = None
+    if pj.request_counts:
+        req = read_request_counts(cfg.resolve(pj.request_counts))
+        measured = measured_per_model(measured_intensity(req, ledger))
+    out = []
+    keys = job_keys if len(job_keys) else None
+    for m in pj.models:
+        proj = build_projection(m, ledger, job_keys=keys, measured_by_model=measured,
+                                zone_factors=zone_factors).to_dict()
+        rows = select_training(ledger, m.training_link, model=m.model, job_keys=keys).rows
+        col = "emissions_lb_kg_co2e" if m.emissions_basis == "location" else "emissions_mb_kg_co2e"
+        by_month = (rows[col] * rows["share"]).groupby(rows["month"]).sum()
+        # the quarter's measured training emissions per month (the spike), for the chart and the table
+        proj["training_by_month_kg_co2e"] = {str(k): float(v) for k, v in by_month.sort_index().items()}
+        out.append(proj)
+    return out
 
 
 def _hourly(cfg: Config, lib, ledger: pd.DataFrame, ingested: list[Ingested], site_meter_rows: dict,

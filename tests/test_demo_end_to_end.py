@@ -296,10 +296,22 @@ def test_xlsx_recalculates_to_summary_in_libreoffice(demo_run, tmp_path):
     e = s["emissions_tco2e"]
     expected = {"Scope2_LB": e["scope2_location_based"], "Scope2_MB": e["scope2_market_based"],
                 "Scope3_Total": e["scope3_total"], "Total_LB": e["total_location_based"],
-                "Total_MB": e["total_market_based"], "Energy_OwnOps_MWh": s["energy_mwh"]["total_own_operations"]}
+                "Total_MB": e["total_market_based"], "Energy_OwnOps_MWh": s["energy_mwh"]["total_own_operations"],
+                "Energy_Fossil_MWh": s["energy_mwh"]["mix"]["fossil_mwh"],
+                "Energy_Nuclear_MWh": s["energy_mwh"]["mix"]["nuclear_mwh"],
+                "Energy_Renewable_MWh": s["energy_mwh"]["mix"]["renewable_mwh"]}
     for name, value in expected.items():
         assert str(named(wb_formulas, name)).startswith("="), f"{name} is not a live formula"
         assert named(wb, name) == pytest.approx(value, rel=1e-9), name
+    # projections sheet: the cumulative curves and break-even tasks recalculate to summary.json
+    (m,) = s["projections"]["models"]
+    pj = wb["Projections"]
+    cells = {str(row[0]): row for row in pj.iter_rows(values_only=True) if row[0] is not None}
+    horizon_label = m["scenarios"][0]["months"][-1]
+    for j, sc in enumerate(m["scenarios"]):
+        assert cells[horizon_label][2 + j] == pytest.approx(sc["cumulative_kg_co2e"][-1], rel=1e-9)
+    for c in m["comparisons"]:
+        assert cells[c["comparator_id"]][3] == pytest.approx(c["break_even_requests"], rel=1e-9)
 
 
 def test_pdf_pages_show_the_figures(demo_run, tmp_path):
@@ -319,6 +331,13 @@ def test_pdf_pages_show_the_figures(demo_run, tmp_path):
                   e["total_location_based"], e["total_market_based"], s["energy_mwh"]["total_own_operations"]):
         assert f"{value:,.3f}" in text
     assert "Northwind Intelligence Ltd" in text and "2026-07-01" in text
+    # the projections are a labelled section of their own, and the case that never breaks even is said plainly
+    flat = " ".join(text.split())
+    assert "PROJECTIONS — not part of the inventory" in flat
+    assert "Not within the horizon:" in flat
+    (m,) = s["projections"]["models"]
+    base = next(c for c in m["comparisons"] if c["comparator_id"] == "prompt-70b")
+    assert f"{base['break_even_month']} (month {base['break_even_month_index'] + 1})" in flat
     for digest in (i["sha256"] for i in s["inputs"]):
         assert digest[:16] in text.replace("\n", "").replace(" ", "")
     subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(out / "disclosure.pdf"),
@@ -430,3 +449,50 @@ def test_energy_mix_certificates_renewable_rest_by_the_gb_grid_mix(demo_run, con
     assert m["nuclear_mwh"] == pytest.approx(rest * n / norm, rel=REL)
     assert m["fossil_mwh"] == pytest.approx(rest * (f + o) / norm, rel=REL)
     assert m["total_mwh"] == pytest.approx(s["energy_mwh"]["total_own_operations"], rel=REL)
+
+
+def test_projection_break_even_recomputed_from_the_config_and_the_ledger(demo_run, config):
+    out, s, _ = demo_run
+    ledger = _csv(out / "ledger.csv")
+    # the model's measured fine-tuning: ledger rows of phase fine_tuning, project legal-assistant, electricity only
+    # (Category 2 / 3 rows are not part of the comparison)
+    rows = [r for r in ledger if r["phase"] == "fine_tuning" and r["project"] == "legal-assistant"
+            and r["category"] not in ("2", "3")]
+    training_kg = sum(float(r["emissions_lb_kg_co2e"]) for r in rows)
+    (m,) = s["projections"]["models"]
+    assert s["projections"]["netted_from_inventory"] is False and m["label"] == "projection"
+    assert m["training"]["emissions_kg_co2e"] == pytest.approx(training_kg, rel=REL)
+    sc = {x["id"]: x for x in config["projections"]["models"][0]["scenarios"]}
+    gb = _grid_factor("GB")
+
+    def kg_per_task(x):   # J per request / success rate -> kWh x PUE x grid factor
+        return x["tokens_per_request"] * x["energy_j_per_token"] / x["success_rate"] / 3.6e6 * x["pue"] * gb
+
+    saving = kg_per_task(sc["prompt-70b"]) - kg_per_task(sc["legal-8b-ft"])
+    base = next(c for c in m["comparisons"] if c["comparator_id"] == "prompt-70b")
+    assert base["saving_kg_co2e_per_task"] == pytest.approx(saving, rel=1e-9)
+    assert base["break_even_requests"] == pytest.approx(training_kg / saving, rel=1e-9)
+    # tasks per month R0 x 1.03^k: find the month the cumulative count passes the break-even by hand
+    r0, g = 2_600_000, 0.03
+    cum, month = 0.0, None
+    for k in range(36):
+        cum += r0 * (1 + g) ** k
+        if cum >= training_kg / saving:
+            month = k
+            break
+    assert base["break_even_month_index"] == month
+    rag = next(c for c in m["comparisons"] if c["comparator_id"] == "rag-70b")
+    assert rag["break_even_month_index"] is None and "not enough" in rag["reason"]
+
+
+def test_e1_6_totals_identical_with_and_without_projections(demo_run, tmp_path):
+    from pipeline.config import load_config
+    from pipeline.run import compute
+
+    _, s, _ = demo_run
+    cfg = load_config(DEMO / "disclosure.yaml")
+    bare = cfg.model_copy(update={"projections": type(cfg.projections)()})
+    d, *_ = compute(bare, tmp_path)
+    assert d.summary["projections"]["models"] == []
+    assert d.summary["emissions_tco2e"] == s["emissions_tco2e"]
+    assert d.summary["energy_mwh"]["total_own_operations"] == s["energy_mwh"]["total_own_operations"]

@@ -815,6 +815,17 @@ def ppa_generation_rows(rng: random.Random) -> list[dict]:
     return rows
 
 
+def request_count_rows(rng: random.Random) -> list[dict]:
+    """Requests served per model and month (the serving gateway's counts), with the successful ones."""
+    rows = []
+    for model, base, ok in (("legal-assistant", 2_400_000, 0.81), ("search-ranker", 9_000_000, 0.93)):
+        for i, month in enumerate(("2026-07", "2026-08", "2026-09")):
+            n = int(base * (1.06 ** i) * rng.uniform(0.97, 1.03))
+            rows.append({"model": model, "month": month, "requests": str(n),
+                         "successful_requests": str(int(n * ok * rng.uniform(0.99, 1.01)))})
+    return rows
+
+
 def main() -> None:
     rng = random.Random(SEED)
     node_idle_kw = {n: round(rng.uniform(1.05, 1.15), 3) for n in range(1, N_NODES + 1)}
@@ -846,6 +857,8 @@ def main() -> None:
                DATA / "hourly" / "gb_intensity_2026Q3_SYNTHETIC.csv")
     ppa = ppa_generation_rows(hourly_rng)
     write_rows(ppa, ["instrument_id", "hour_start", "energy", "unit"], DATA / "hourly" / "ppa_solar_generation_2026Q3.csv")
+    write_rows(request_count_rows(random.Random(SEED + 4)), ["model", "month", "requests", "successful_requests"],
+               DATA / "requests" / "request_counts_2026Q3.csv")
     print(f"PPA {PPA_ID}: {sum(float(r['energy']) for r in ppa) / 1000:.3f} MWh generated in the quarter")
 
     total_it = sum(sum(v) for v in energy.values())

@@ -111,3 +111,66 @@ def _inline_form(svg: str) -> str:
     svg = _STYLE_ATTR.sub(_as_attributes, svg)
     svg = re.sub(r"\s*<defs>\s*</defs>", "", svg)
     return svg.strip()
+
+
+# line styles per scenario kind: told apart by dash pattern and marker, not only by colour
+_SCENARIO_STYLE = {
+    "baseline": ("#0b2e59", "-", "o"),
+    "rag": ("#5a5a5a", "--", "s"),
+    "fine_tuned": ("#2f6db5", ":", "^"),
+}
+
+
+def projection_chart_svg(model: dict, months: list[str]) -> str:
+    """One chart per model: this period's measured training emissions per month (bars, the spike), continued
+    by the projected cumulative emissions of each scenario (lines), with the break-even against the baseline
+    marked. ``model``: one ``summary["projections"]["models"]`` entry; ``months``: the reporting months."""
+    training = model.get("training_by_month_kg_co2e", {}) or {}
+    scen = model.get("scenarios", []) or []
+    horizon = max((len(s.get("cumulative_kg_co2e") or []) for s in scen), default=0)
+    proj_labels = (scen[0].get("months") if scen else None) or [f"M{i + 1}" for i in range(horizon)]
+    n_actual = len(months)
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(6.6, 3.9))
+        FigureCanvasSVG(fig)
+        ax = fig.add_axes((0.09, 0.34, 0.88, 0.62))
+        face, hatch, hcolour = _STYLE["fine_tuning"]
+        bars = ax.bar(range(n_actual), [training.get(m, 0.0) / 1000.0 for m in months], width=0.6, color=face,
+                      hatch=hatch, edgecolor="#222222", linewidth=0.5, zorder=2,
+                      label="Measured fine-tuning (this period)")
+        for patch in bars:
+            patch.set_hatchcolor(hcolour)
+        x0 = n_actual + 0.5
+        xs = [x0 + i for i in range(horizon)]
+        for s in scen:
+            colour, dash, marker = _SCENARIO_STYLE.get(s.get("kind"), ("#000000", "-", None))
+            ys = [float(v) / 1000.0 for v in (s.get("cumulative_kg_co2e") or [])]
+            ax.plot(xs[:len(ys)], ys, color=colour, linestyle=dash, linewidth=1.4, marker=marker,
+                    markevery=max(1, horizon // 8), markersize=3.5, zorder=3,
+                    label=_plain_text(f"{s.get('scenario_label') or s.get('scenario_id')} (projection)"))
+        be = next((c for c in model.get("comparisons", []) if c.get("comparator_kind") == "baseline"), None)
+        if be and be.get("break_even_month_index") is not None:
+            xb = x0 + float(be.get("break_even_months_elapsed") or be["break_even_month_index"]) - 1
+            ax.axvline(xb, color="#222222", linestyle="-.", linewidth=0.8, zorder=1)
+            ax.annotate(f"break-even vs baseline\n{be.get('break_even_month') or ''}", xy=(xb, 0), xytext=(4, 6),
+                        textcoords="offset points", fontsize=7, rotation=90, va="bottom")
+        ax.axvline(n_actual - 0.25, color="#999999", linewidth=0.6, zorder=1)
+        step = max(1, horizon // 6)
+        ticks = list(range(n_actual)) + xs[step::step]
+        labels = list(months) + list(proj_labels)[step::step]
+        ax.set_xticks(ticks, labels, rotation=45, ha="right", fontsize=6.5)
+        ax.set_xlim(-0.6, (xs[-1] if xs else n_actual) + 0.6)
+        ax.set_ylabel("tCO2e (bars: per month; lines: cumulative)")
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.grid(axis="y", color="#bbbbbb", linewidth=0.4, zorder=0)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False, fontsize=7, handlelength=2.6)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    return _inline_form(buf.getvalue())
+
+
+def _plain_text(text: str) -> str:
+    """User text shown as typed: '$' would otherwise start matplotlib mathtext."""
+    return str(text).replace("$", r"\$")

@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from pipeline import flags
 from pipeline.errors import OutputError
-from pipeline.report.charts import PHASE_LABELS, monthly_phase_chart_svg
+from pipeline.report.charts import PHASE_LABELS, monthly_phase_chart_svg, projection_chart_svg
 from pipeline.report.summary import PHASE_KEYS
 from pipeline.result import Disclosure
 
@@ -300,6 +300,8 @@ def context(d: Disclosure) -> dict:
         "month_rows": month_rows,
         "month_total": month_total,
         "chart_svg": Markup(monthly_phase_chart_svg(s)),  # generated from numbers and fixed labels only
+        "projections": [{**m, "chart": Markup(projection_chart_svg(m, list(d.config.period.months())))}
+                        for m in (s.get("projections") or {}).get("models", [])],
         "bd": breakdowns(d.ledger),
         "defaults": defaults_shares(d),
         "bases": basis_shares(d.ledger, em["total_location_based"]),

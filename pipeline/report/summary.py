@@ -83,6 +83,9 @@ def build_summary(d) -> dict:  # d: pipeline.result.Disclosure
         },
         "emissions_tco2e": emissions_block(ledger),
         "contractual_instruments": instrument_table(ledger, cfg),
+        # expected reductions (ESRS E1-3 / E1-4): projections, reported apart and never netted from the totals above
+        "projections": {"label": "projection", "netted_from_inventory": False,
+                        "models": list(getattr(d, "projections", []) or [])},
         "by_phase_tco2e": _by_phase(ledger, "emissions_lb_kg_co2e"),
         "by_phase_basis": "location_based (Scope 2 location-based + Scope 3)",
         "by_phase_market_based_tco2e": _by_phase(ledger, "emissions_mb_kg_co2e"),

@@ -592,6 +592,77 @@ def _mix_rows(d, lg: _Ledger, own_crit) -> list[dict]:
     ]
 
 
+def _projections_sheet(ws, models: list[dict]) -> None:
+    """Scenario projections, re-performable: per scenario Wh per task x PUE x factor = kg per task (formula),
+    tasks per month = R0 x (1 + g)^k (formula), cumulative kg (formula) and break-even tasks = extra up-front kg /
+    saving per task (formula), each beside the value in summary.json. PROJECTIONS: not part of the inventory."""
+    from openpyxl.utils import get_column_letter as L
+
+    r = 1
+    _title(ws, r, 1, "PROJECTIONS - expected reductions (ESRS E1-3 / E1-4); never netted from the E1-6 inventory")
+    r += 2
+    for m in models:
+        scen = m.get("scenarios") or []
+        _title(ws, r, 1, f"{m.get('model')}: scenarios ({m.get('emissions_basis')}-based)")
+        r += 1
+        _header(ws, r, ["scenario", "kind", "Wh per successful task", "PUE", "grid factor (kg CO2e/kWh)",
+                        "kg CO2e per task", "up-front kg CO2e (measured training / one-off)",
+                        "summary.json kg per task", "energy source"])
+        rows = {}
+        for s in scen:
+            r += 1
+            rows[s["scenario_id"]] = r
+            _put(ws, r, 1, s["scenario_id"])
+            _put(ws, r, 2, s.get("kind"))
+            _put(ws, r, 3, s.get("wh_per_task"), FMT_FACTOR)
+            _put(ws, r, 4, s.get("pue"), FMT_FACTOR)
+            _put(ws, r, 5, s.get("grid_factor_kg_per_kwh"), FMT_FACTOR)
+            _formula(ws, r, 6, f"=C{r}*D{r}*E{r}/1000", "0.000000000")
+            _put(ws, r, 7, s.get("upfront_kg_co2e"), FMT_KG)
+            _put(ws, r, 8, s.get("kg_co2e_per_task"), "0.000000000")
+            _put(ws, r, 9, s.get("energy_source"))
+        r += 2
+        r0_row, g_row = r, r + 1
+        _put(ws, r0_row, 1, "successful tasks in month 1 (R0)")
+        _put(ws, r0_row, 3, m.get("requests_per_month"), FMT_INT)
+        _put(ws, g_row, 1, "monthly growth (g)")
+        _put(ws, g_row, 3, m.get("monthly_growth"), FMT_FACTOR)
+        r = g_row + 2
+        _header(ws, r, ["month", "tasks"] + [f"cumulative kg CO2e: {s['scenario_id']}" for s in scen]
+                + [f"summary.json: {s['scenario_id']}" for s in scen])
+        first = r + 1
+        horizon = max((len(s.get("cumulative_kg_co2e") or []) for s in scen), default=0)
+        labels = (scen[0].get("months") if scen else None) or [f"M{i + 1}" for i in range(horizon)]
+        for k in range(horizon):
+            row = first + k
+            _put(ws, row, 1, labels[k] if k < len(labels) else f"M{k + 1}")
+            _formula(ws, row, 2, f"=$C${r0_row}*(1+$C${g_row})^{k}", FMT_INT)
+            for j, s in enumerate(scen):
+                c = 3 + j
+                sr = rows[s["scenario_id"]]
+                prev = f"$G${sr}" if k == 0 else f"{L(c)}{row - 1}"
+                _formula(ws, row, c, f"={prev}+B{row}*$F${sr}", FMT_KG)
+                vals = s.get("cumulative_kg_co2e") or []
+                _put(ws, row, c + len(scen), vals[k] if k < len(vals) else None, FMT_KG)
+        r = first + horizon + 1
+        _header(ws, r, ["break-even of the fine-tuned model against", "extra up-front kg", "saving kg per task",
+                        "break-even tasks", "summary.json break-even tasks", "break-even month / reason"])
+        ft = next((s for s in scen if s.get("kind") == "fine_tuned"), None)
+        for c in m.get("comparisons") or []:
+            r += 1
+            a, b = rows.get(ft["scenario_id"]) if ft else None, rows.get(c.get("comparator_id"))
+            _put(ws, r, 1, c.get("comparator_id"))
+            if a and b:
+                _formula(ws, r, 2, f"=G{a}-G{b}", FMT_KG)
+                _formula(ws, r, 3, f"=F{b}-F{a}", "0.000000000")
+                _formula(ws, r, 4, f'=IF(C{r}>0,B{r}/C{r},"no saving")', FMT_INT)
+            _put(ws, r, 5, c.get("break_even_requests"), FMT_INT)
+            _put(ws, r, 6, c.get("break_even_month") or c.get("reason") or
+                 (f"month {c['break_even_month_index'] + 1}" if c.get("break_even_month_index") is not None else ""))
+        r += 3
+    _size_columns(ws, fixed={1: 34})
+
+
 def _monthly_sheet(ws, d, lg: _Ledger) -> None:
     months = list(d.config.period.months())
     phases = list(PHASE_KEYS)
@@ -781,6 +852,9 @@ def write_xlsx(d, path: Path) -> None:  # d: pipeline.result.Disclosure
     ws_al = wb.create_sheet("Allocation")
     ws_in = wb.create_sheet("Inputs")
     ws_dq = wb.create_sheet("Data quality")
+    models = ((d.summary.get("projections") or {}).get("models") or []) if isinstance(d.summary, dict) else []
+    if models:
+        _projections_sheet(wb.create_sheet("Projections"), models)
 
     _factors_sheet(wb, ws_fa, d.factors)
     col = _ledger_sheet(ws_le, ledger)
