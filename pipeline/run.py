@@ -309,6 +309,7 @@ def _value_chain(ledger: pd.DataFrame, ingested: list[Ingested], cfg: Config, li
 
 
 def _write_outputs(d: Disclosure, stage: Path, extras: dict, validator: Validator) -> None:
+    from pipeline.report.index import write_index
     from pipeline.report.pdf import write_pdf
     from pipeline.report.xlsx import write_xlsx
 
@@ -327,7 +328,10 @@ def _write_outputs(d: Disclosure, stage: Path, extras: dict, validator: Validato
         shutil.copy2(d.config.config_path, stage / "config" / Path(d.config.config_path).name)
     validator.build_data_docs()
     write_xlsx(d, stage / "disclosure.xlsx")
-    write_pdf(d, stage / "disclosure.pdf")
+    write_pdf(d, stage / "disclosure.pdf", attachments=[
+        ("summary.json", (stage / "summary.json").read_bytes(), "Machine-readable result of this run"),
+        ("disclosure.xlsx", (stage / "disclosure.xlsx").read_bytes(), "Workbook with live formulas over the ledger")])
+    write_index(d, stage)
     _write_manifest(d, stage)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import math
 import mimetypes
 import numbers
@@ -383,17 +384,45 @@ def _fixed_font_timestamps(d: Disclosure):
         os.environ.pop("SOURCE_DATE_EPOCH", None)
 
 
-def write_pdf(d: Disclosure, path: Path) -> None:
-    """Render ``d`` to a PDF file at ``path``."""
-    from weasyprint import HTML
+PDF_VARIANT = "pdf/a-3b"   # archival; PDF/A-3 allows the embedded files below (each with its relationship)
+
+
+def inputs_csv(d: Disclosure) -> bytes:
+    """The list of inputs with their SHA-256, as CSV (embedded in the PDF)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["source", "kind", "path", "sha256", "rows_read", "rows_accepted", "rows_quarantined"])
+    for i in d.inputs:
+        w.writerow([i.source_id, i.kind, i.path, i.sha256, i.rows_read, i.rows_accepted, i.rows_quarantined])
+    return buf.getvalue().encode("utf-8")
+
+
+def _render_time(d: Disclosure) -> dt.datetime:
+    """The timestamp written into the PDF (attachments): the day after the period's end, UTC - not now."""
+    end = d.config.period.end + dt.timedelta(days=1)
+    return dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC)
+
+
+def write_pdf(d: Disclosure, path: Path, attachments: list[tuple[str, bytes, str]] = ()) -> None:
+    """Render ``d`` to a PDF/A-3b file at ``path``. ``attachments``: (file name, bytes, description) embedded
+    as associated files (relationship Data) - e.g. summary.json and the XLSX; the input list is always added."""
+    from weasyprint import HTML, Attachment
     from weasyprint.urls import FatalURLFetchingError
 
     html = render_html(d)
     fetcher = templates_only_fetcher()
+    files = [*attachments, ("inputs.csv", inputs_csv(d), "Inputs of this run with their SHA-256 and row counts")]
     try:
         with _fixed_font_timestamps(d):
             doc = HTML(string=html, base_url=TEMPLATES_DIR.as_uri() + "/", url_fetcher=fetcher)
-            doc.write_pdf(Path(path), pdf_identifier=pdf_identifier(d))
+            when = _render_time(d)   # fixed, so the same run gives the same bytes
+            att = [Attachment(file_obj=io.BytesIO(data), name=name, description=desc, relationship="Data",
+                              url_fetcher=fetcher, created=when, modified=when) for name, data, desc in files]
+            doc.write_pdf(Path(path), pdf_identifier=pdf_identifier(d), pdf_variant=PDF_VARIANT,
+                          attachments=att)
     except FatalURLFetchingError as exc:
         cause = exc.__cause__
         if isinstance(cause, ResourceRefused):

@@ -12,8 +12,9 @@ from pipeline.report.charts import monthly_phase_chart_svg
 from pipeline.report.pdf import (ResourceRefused, TEMPLATES_DIR, breakdowns, defaults_shares, render_html,
                                  t3, templates_only_fetcher, write_pdf)
 
-SECTION_IDS = ["cover", "contents", "e1-6", "e1-5", "by-month", "breakdowns", "decisions", "allocation",
-               "methodology", "factors", "data-quality", "evidence"]
+# ESRS order: E1-5 energy, E1-6 emissions, breakdowns, ..., methodology, factors, data quality, reconciliations
+SECTION_IDS = ["cover", "contents", "e1-5", "e1-6", "by-month", "breakdowns", "decisions",
+               "methodology", "factors", "data-quality", "allocation", "evidence"]
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def _row_text(html: str, label: str) -> str:
 
 
 def _e16(html: str) -> str:
-    return html[html.index('id="e1-6"'):html.index('id="e1-5"')]
+    return html[html.index('id="e1-6"'):html.index('id="by-month"')]
 
 
 # ------------------------------------------------------------------------------------------ figures
@@ -128,7 +129,7 @@ def test_sections_in_order(html):
     assert positions == sorted(positions)
     headings = re.findall(r"<h1\b[^>]*>(.*?)</h1>", html, flags=re.S)
     assert [re.sub(r"<[^>]+>|\s+", " ", h).strip() for h in headings][:4] == [
-        "GHG emissions disclosure — AI compute", "Contents", "E1-6 Gross GHG emissions", "E1-5 Energy consumption"]
+        "GHG emissions disclosure — AI compute", "Contents", "E1-5 Energy consumption", "E1-6 Gross GHG emissions"]
 
 
 def test_html_is_deterministic(synthetic_disclosure):
