@@ -98,6 +98,7 @@ S_MONTHLY = "Monthly by phase"
 S_LEDGER = "Ledger"
 S_FACTORS = "Factors"
 
+MAX_LEDGER_ROWS = 1_048_575   # Excel's row limit minus the header
 FMT_KWH = "#,##0.000"
 FMT_FACTOR = "0.000000"
 FMT_KG = "#,##0.000"
@@ -839,6 +840,13 @@ def write_xlsx(d, path: Path) -> None:  # d: pipeline.result.Disclosure
     if missing:
         raise ValueError(f"ledger lacks columns {missing}")
     _check_lookup(ledger, d.factors)
+    if len(ledger) > MAX_LEDGER_ROWS:
+        from pipeline.errors import OutputError
+
+        raise OutputError(f"the activity ledger has {len(ledger):,} rows, more than a worksheet holds "
+                          f"({MAX_LEDGER_ROWS:,})", file=str(path),
+                          fix="the full ledger is in ledger.csv; drop the project split (project_rule: none) or "
+                              "report a shorter period to aggregate the workbook's ledger")
 
     wb = Workbook()
     about = wb.active
