@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.errors import EXIT_INTERNAL, EXIT_OK, DisclosureError
+from pipeline.log import configure, log_event
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo" / "disclosure.yaml"
 
@@ -22,26 +23,35 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="carbon-disclosure",
                                 description="CSRD / GHG Protocol emissions disclosure for AI compute.")
     p.add_argument("--version", action="version", version=f"carbon-disclosure {__version__}")
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="events on stderr: text (progress, on a terminal only) or json (one object per line)")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors and the result")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run the disclosure for a config file and write the pack to --out")
     r.add_argument("config", help="path of disclosure.yaml")
-    r.add_argument("--out", required=True, help="output directory (created; must be empty unless --force)")
-    r.add_argument("--force", action="store_true", help="replace an existing output directory")
     d = sub.add_parser("demo", help="run the bundled demo quarter (examples/demo)")
-    d.add_argument("--out", required=True, help="output directory")
-    d.add_argument("--force", action="store_true", help="replace an existing output directory")
+    for c in (r, d):
+        c.add_argument("--out", required=True, help="output directory (a rerun with unchanged inputs is a no-op)")
+        c.add_argument("--force", action="store_true", help="replace an existing output directory, even if unchanged")
+        c.add_argument("--copy-inputs", action="store_true", help="also copy every input file into the pack (inputs/)")
+        c.add_argument("--previous", metavar="PACK",
+                       help="a previous pack: period-over-period change, or a restatement table for the same period")
     s = sub.add_parser("schema", help="print (or write) the config's JSON Schema")
     s.add_argument("--write", metavar="PATH", help="write the schema to PATH instead of printing it")
     return p
 
 
-def _run(config_path: Path, out: str, force: bool) -> int:
+def _run(config_path: Path, args) -> int:
     from pipeline.config import load_config
     from pipeline.run import run
 
     cfg = load_config(config_path)
-    result = run(cfg, Path(out), force=force)
+    result = run(cfg, Path(args.out), force=args.force, copy_inputs=args.copy_inputs,
+                 previous=Path(args.previous) if args.previous else None)
     s = result.summary
+    if result.unchanged:
+        print(f"unchanged: {result.out_dir} already holds run {s['run']['id']} (same config, code, factors and "
+              "inputs); nothing was written. Use --force to rebuild.")
     e = s["emissions_tco2e"]
     print(f"{s['entity']} - {s['period']['label']} ({s['period']['start']} to {s['period']['end']}, end inclusive)")
     print(f"  Scope 2 location-based  {e['scope2_location_based']:12.3f} tCO2e")
@@ -61,6 +71,7 @@ def _run(config_path: Path, out: str, force: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    configure(args.log_format, args.quiet)
     try:
         if args.command == "schema":
             from pipeline.config import json_schema
@@ -72,11 +83,14 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.write(text)
             return EXIT_OK
         if args.command == "demo":
-            return _run(DEMO_CONFIG, args.out, args.force)
-        return _run(Path(args.config), args.out, args.force)
+            return _run(DEMO_CONFIG, args)
+        return _run(Path(args.config), args)
     except DisclosureError as exc:
         kind = type(exc).__name__
-        print(f"error ({kind}): {exc.render()}", file=sys.stderr)
+        if args.log_format == "json":
+            log_event("error", level="error", error=kind, message=exc.render(), exit_code=exc.exit_code)
+        else:
+            print(f"error ({kind}): {exc.render()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted; no output was moved into place", file=sys.stderr)

@@ -21,6 +21,7 @@ import pandas as pd
 from pipeline import __version__
 from pipeline.activities import assign_contracts, cloud_slices, site_slices
 from pipeline.classify.scope import classify
+from pipeline.comparison import compare
 from pipeline.config import Config
 from pipeline.csv_output import write_csv
 from pipeline.emissions import provider_reported
@@ -38,7 +39,10 @@ from pipeline.energy.site_telemetry import measured_job_energy
 from pipeline.errors import OutputError, ValidationFailed
 from pipeline.flags import defaults_shares
 from pipeline.evidence import load_library
-from pipeline.ingest import Ingested, ingest_all
+from pipeline.ingest import Ingested, expand_paths, ingest_all
+from pipeline.log import log_event
+from pipeline.safe_output import check_target, new_stage, output_lock, publish, remove_stale_staging
+from pipeline.sources._text import sha256_file
 from pipeline.period import bounds as period_bounds
 from pipeline.report.methodology import methodology
 from pipeline.report.summary import build_summary, json_safe
@@ -52,7 +56,8 @@ class RunResult:
     pdf: Path
     xlsx: Path
     summary: dict
-    disclosure: Disclosure
+    disclosure: Disclosure | None     # None when the run was a no-op (unchanged)
+    unchanged: bool = False           # out_dir already held this very run; nothing was written
 
 
 def _config_sha(cfg: Config) -> str:
@@ -61,13 +66,19 @@ def _config_sha(cfg: Config) -> str:
     return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
 
 
-def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Validator, dict]:
+def compute(cfg: Config, work_dir: Path, *, previous: Path | None = None
+            ) -> tuple[Disclosure, list[Ingested], Validator, dict]:
     """Runs every stage and returns the Disclosure (nothing is rendered yet). Quarantine files and the
     GX project are written under ``work_dir``."""
     lib = load_library()
     bounds = period_bounds(cfg)
     validator = Validator(work_dir / "validation")
+    log_event("start", config=str(cfg.config_path or ""), period=cfg.period.label, sources=len(cfg.sources))
     ingested = ingest_all(cfg, validator, bounds, work_dir)
+    for ing in ingested:
+        r = ing.report
+        log_event("ingested", source=r.source_id, kind=r.kind, rows_read=r.rows_read, rows_accepted=r.rows_accepted,
+                  rows_quarantined=r.rows_quarantined)
     months = cfg.period.months()
     decisions = {c.id: classify(c, cfg.entity.consolidation_approach) for c in cfg.contracts}
 
@@ -140,6 +151,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
         raise ValidationFailed("no activity with energy was found in the inputs for the period",
                                fix="check the sources and the period in the config")
     all_slices = pd.concat(slices, ignore_index=True)
+    log_event("energy", activity_slices=len(all_slices))
     ledger, factors, instruments = apply_factors(all_slices, cfg, lib)
 
     # --- provider-reported carbon (primary data) replaces the estimate of its account-months
@@ -166,8 +178,7 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
          "explanation": decisions[c.id].explanation} for c in cfg.contracts])
     allocation = pd.concat(alloc_tables, ignore_index=True) if alloc_tables else pd.DataFrame()
     config_sha = _config_sha(cfg)
-    run_id = hashlib.sha256("|".join(
-        [config_sha, __version__, lib.version] + [i.report.sha256 for i in ingested]).encode()).hexdigest()[:16]
+    run_id = run_id_for(cfg, lib.version, [i.report.sha256 for i in ingested])
     defaults = defaults_shares(ledger)
     data_quality = {
         "billing_completeness": completeness,
@@ -192,6 +203,11 @@ def compute(cfg: Config, work_dir: Path) -> tuple[Disclosure, list[Ingested], Va
     d.projections = _projections(cfg, lib, ledger, job_keys)
     d.methodology = methodology(d, lib)
     d.summary = build_summary(d)
+    if previous is not None:
+        d.summary["comparison"] = compare(
+            previous, d.summary, inputs=[{"source": i.report.source_id, "sha256": i.report.sha256} for i in ingested],
+            factors={str(r.factor_id): float(r.value_kg_per_kwh) for r in d.factors.itertuples(index=False)},
+            code_version=__version__, factor_library_version=lib.version, config_sha256=config_sha)
     extras = {"job_keys": job_keys}
     return d, ingested, validator, extras
 
@@ -309,6 +325,7 @@ def _value_chain(ledger: pd.DataFrame, ingested: list[Ingested], cfg: Config, li
 
 
 def _write_outputs(d: Disclosure, stage: Path, extras: dict, validator: Validator) -> None:
+    log_event("emissions", ledger_rows=len(d.ledger), run_id=d.run_id)
     from pipeline.report.index import write_index
     from pipeline.report.pdf import write_pdf
     from pipeline.report.xlsx import write_xlsx
@@ -365,27 +382,52 @@ def _write_manifest(d: Disclosure, stage: Path) -> None:
     (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
-def run(cfg: Config, out_dir: Path, *, force: bool = False) -> RunResult:
+def input_fingerprint(cfg: Config) -> list[str]:
+    """SHA-256 of every input file, in the order ingest reads them (cheap next to parsing)."""
+    return [sha256_file(p) for i, src in enumerate(cfg.sources) for p in expand_paths(cfg, src, i)]
+
+
+def run_id_for(cfg: Config, factor_library_version: str, input_sha256: list[str]) -> str:
+    return hashlib.sha256("|".join([_config_sha(cfg), __version__, factor_library_version]
+                                   + list(input_sha256)).encode()).hexdigest()[:16]
+
+
+def run(cfg: Config, out_dir: Path, *, force: bool = False, copy_inputs: bool = False,
+        previous: Path | None = None) -> RunResult:
+    """Run the disclosure and write the pack to ``out_dir`` safely (see ``pipeline.safe_output``).
+
+    ``copy_inputs``: also copy every input file into ``inputs/`` of the pack. ``previous``: a previous pack
+    to compare with (period-over-period change, or a restatement when it covers the same period).
+    Returns ``RunResult(unchanged=True)`` without doing any work when ``out_dir`` already holds this run."""
     out_dir = Path(out_dir).resolve()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError("output path exists and is not a directory", file=str(out_dir), fix="choose another --out")
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise OutputError("output directory is not empty", file=str(out_dir),
-                          fix="choose an empty directory, or pass --force to replace its contents")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
-    try:
-        d, _ingested, validator, extras = compute(cfg, stage)
-        _write_outputs(d, stage, extras, validator)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / "previous")
-            os.replace(stage, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, out_dir)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
+    with output_lock(out_dir):
+        remove_stale_staging(out_dir)
+        expected = run_id_for(cfg, load_library().version, input_fingerprint(cfg))
+        if check_target(out_dir, expected, force):
+            summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+            log_event("unchanged", run_id=expected, out=str(out_dir))
+            return RunResult(out_dir=out_dir, pdf=out_dir / "disclosure.pdf", xlsx=out_dir / "disclosure.xlsx",
+                             summary=summary, disclosure=None, unchanged=True)
+        stage = new_stage(out_dir)
+        try:
+            d, ingested, validator, extras = compute(cfg, stage, previous=previous)
+            if copy_inputs:
+                _copy_inputs(ingested, stage)
+            _write_outputs(d, stage, extras, validator)
+            publish(stage, out_dir)
+        finally:
+            if stage.exists():
+                shutil.rmtree(stage, ignore_errors=True)
+    log_event("written", run_id=d.run_id, out=str(out_dir))
     return RunResult(out_dir=out_dir, pdf=out_dir / "disclosure.pdf", xlsx=out_dir / "disclosure.xlsx",
                      summary=d.summary, disclosure=d)
+
+
+def _copy_inputs(ingested: list[Ingested], stage: Path) -> None:
+    """inputs/<label> for every input (labels are relative to the config folder; others by file name)."""
+    for ing in ingested:
+        rel = Path(ing.label)
+        rel = rel if not rel.is_absolute() and ".." not in rel.parts else Path(ing.path.name)
+        dest = stage / "inputs" / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ing.path, dest)

@@ -48,7 +48,7 @@ _RC = {
 }
 
 
-def monthly_phase_chart_svg(summary: dict) -> str:
+def monthly_phase_chart_svg(summary: dict, id_prefix: str = "monthly") -> str:
     """Stacked bars: location-based tCO2e per month (``summary["by_month_phase_tco2e"]``) by phase.
 
     Returns an ``<svg>`` element (no XML prolog) for inlining into HTML.
@@ -88,7 +88,7 @@ def monthly_phase_chart_svg(summary: dict) -> str:
                   bbox_to_anchor=(1.02, 1.0), frameon=False, handlelength=2.2, handleheight=1.4)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    return _inline_form(buf.getvalue())
+    return _inline_form(buf.getvalue(), id_prefix)
 
 
 _STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
@@ -99,10 +99,14 @@ def _as_attributes(match: re.Match) -> str:
     return "".join(f' {k.strip()}="{v.strip()}"' for k, v in pairs)
 
 
-def _inline_form(svg: str) -> str:
+def _inline_form(svg: str, id_prefix: str) -> str:
     """SVG for inlining into HTML: no XML prolog, doctype, comments, metadata or <style> element, and style
     attributes turned into presentation attributes (WeasyPrint's HTML cascade would otherwise warn about
-    every SVG-only property it sees in a style attribute)."""
+    every SVG-only property it sees in a style attribute). Element ids get ``id_prefix`` so several charts in
+    one document never share an id (matplotlib numbers them from 1 in every figure)."""
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{id_prefix}-{m.group(1)}"', svg)
+    svg = re.sub(r'url\(#([^)]+)\)', lambda m: f'url(#{id_prefix}-{m.group(1)})', svg)
+    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{id_prefix}-{m.group(1)}"', svg)
     svg = re.sub(r"^.*?(?=<svg\b)", "", svg, flags=re.S)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
     svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
@@ -121,7 +125,7 @@ _SCENARIO_STYLE = {
 }
 
 
-def projection_chart_svg(model: dict, months: list[str]) -> str:
+def projection_chart_svg(model: dict, months: list[str], id_prefix: str = "projection") -> str:
     """One chart per model: this period's measured training emissions per month (bars, the spike), continued
     by the projected cumulative emissions of each scenario (lines), with the break-even against the baseline
     marked. ``model``: one ``summary["projections"]["models"]`` entry; ``months``: the reporting months."""
@@ -168,7 +172,7 @@ def projection_chart_svg(model: dict, months: list[str]) -> str:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False, fontsize=7, handlelength=2.6)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    return _inline_form(buf.getvalue())
+    return _inline_form(buf.getvalue(), id_prefix)
 
 
 def _plain_text(text: str) -> str:

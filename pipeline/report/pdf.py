@@ -301,8 +301,9 @@ def context(d: Disclosure) -> dict:
         "month_rows": month_rows,
         "month_total": month_total,
         "chart_svg": Markup(monthly_phase_chart_svg(s)),  # generated from numbers and fixed labels only
-        "projections": [{**m, "chart": Markup(projection_chart_svg(m, list(d.config.period.months())))}
-                        for m in (s.get("projections") or {}).get("models", [])],
+        "projections": [{**m, "chart": Markup(projection_chart_svg(m, list(d.config.period.months()),
+                                                                    id_prefix=f"projection{i}"))}
+                        for i, m in enumerate((s.get("projections") or {}).get("models", []))],
         "bd": breakdowns(d.ledger),
         "defaults": defaults_shares(d),
         "bases": basis_shares(d.ledger, em["total_location_based"]),
