@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--copy-inputs", action="store_true", help="also copy every input file into the pack (inputs/)")
         c.add_argument("--previous", metavar="PACK",
                        help="a previous pack: period-over-period change, or a restatement table for the same period")
+    v = sub.add_parser("validate", help="ingest and validate the config's inputs only; print a data-quality summary")
+    v.add_argument("config", help="path of disclosure.yaml")
+    v.add_argument("--out", help="also keep the quarantine files and Great Expectations Data Docs in this folder")
     s = sub.add_parser("schema", help="print (or write) the config's JSON Schema")
     s.add_argument("--write", metavar="PATH", help="write the schema to PATH instead of printing it")
     return p
@@ -81,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
                 Path(args.write).write_text(text, encoding="utf-8")
             else:
                 sys.stdout.write(text)
+            return EXIT_OK
+        if args.command == "validate":
+            from pipeline.check_inputs import check_inputs, render
+            from pipeline.config import load_config
+
+            print(render(check_inputs(load_config(Path(args.config)), Path(args.out) if args.out else None)))
             return EXIT_OK
         if args.command == "demo":
             return _run(DEMO_CONFIG, args)
