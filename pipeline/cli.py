@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from pipeline import __version__
-from pipeline.errors import EXIT_INTERNAL, EXIT_OK, DisclosureError
+from pipeline.errors import EXIT_INTERNAL, EXIT_OK, EXIT_VALIDATION_FAILED, DisclosureError
 from pipeline.log import configure, log_event
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo" / "disclosure.yaml"
@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run the disclosure for a config file and write the pack to --out")
     r.add_argument("config", help="path of disclosure.yaml")
+    r.add_argument("--period", metavar="YYYY-Qn", help="report this quarter instead of the config's period (for schedulers)")
     d = sub.add_parser("demo", help="run the bundled demo quarter (examples/demo)")
     for c in (r, d):
         c.add_argument("--out", required=True, help="output directory (a rerun with unchanged inputs is a no-op)")
@@ -36,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--copy-inputs", action="store_true", help="also copy every input file into the pack (inputs/)")
         c.add_argument("--previous", metavar="PACK",
                        help="a previous pack: period-over-period change, or a restatement table for the same period")
+    i = sub.add_parser("init", help="look at a folder of exports and write a commented disclosure.yaml to complete")
+    i.add_argument("dir", help="folder holding the billing exports, job logs, telemetry and meter files")
+    i.add_argument("--out", default="disclosure.yaml", help="where to write the draft config (default: disclosure.yaml)")
+    i.add_argument("--force", action="store_true", help="overwrite an existing file")
+    vf = sub.add_parser("verify", help="verify an evidence pack: files against manifest.json, ledger re-performance, "
+                                       "totals, workbook and PDF attachments")
+    vf.add_argument("pack", help="output directory of a run")
     v = sub.add_parser("validate", help="ingest and validate the config's inputs only; print a data-quality summary")
     v.add_argument("config", help="path of disclosure.yaml")
     v.add_argument("--out", help="also keep the quarantine files and Great Expectations Data Docs in this folder")
@@ -48,7 +56,7 @@ def _run(config_path: Path, args) -> int:
     from pipeline.config import load_config
     from pipeline.run import run
 
-    cfg = load_config(config_path)
+    cfg = load_config(config_path, period=getattr(args, "period", None))
     result = run(cfg, Path(args.out), force=args.force, copy_inputs=args.copy_inputs,
                  previous=Path(args.previous) if args.previous else None)
     s = result.summary
@@ -85,6 +93,21 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 sys.stdout.write(text)
             return EXIT_OK
+        if args.command == "init":
+            from pipeline.init_config import scan, summary_text, write_config
+
+            found = scan(Path(args.dir))
+            print(summary_text(found))
+            out = write_config(Path(args.dir), found, Path(args.out), force=args.force)
+            print(f"wrote {out}: answer every '# QUESTION:' line, then run `carbon-disclosure validate {out}`")
+            return EXIT_OK
+        if args.command == "verify":
+            from pipeline.verify import render as render_verify
+            from pipeline.verify import verify_pack
+
+            result = verify_pack(Path(args.pack))
+            print(render_verify(result))
+            return EXIT_OK if result.ok else EXIT_VALIDATION_FAILED
         if args.command == "validate":
             from pipeline.check_inputs import check_inputs, render
             from pipeline.config import load_config

@@ -336,10 +336,28 @@ def _format_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
+ANSWER_ME = "ANSWER-ME"
+
+
+def unanswered_keys(value, path: str = "") -> list[str]:
+    """Key paths still holding the init placeholder (ANSWER-ME, or [ANSWER-ME] for free-text keys)."""
+    if value == ANSWER_ME or value == [ANSWER_ME]:
+        return [path or "(top level)"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in unanswered_keys(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in unanswered_keys(v, f"{path}[{i}]")]
+    return []
+
+
 def config_from_dict(data: object, *, file: str = "<config>", base_dir: Path | None = None) -> Config:
     if not isinstance(data, dict):
         raise ConfigError("the config must be a mapping of keys (entity, period, contracts, sources, ...)",
                           file=file, fix="start from examples/demo/disclosure.yaml")
+    open_questions = unanswered_keys(data)
+    if open_questions:
+        raise ConfigError("unanswered question(s) left by `carbon-disclosure init`:\n  - " + "\n  - ".join(open_questions),
+                          file=file, fix="replace each ANSWER-ME with your answer (see the # QUESTION: comment beside it)")
     try:
         cfg = Config.model_validate({**data, "base_dir": base_dir or Path("."),
                                      "config_path": Path(file) if file != "<config>" else None})
@@ -350,7 +368,9 @@ def config_from_dict(data: object, *, file: str = "<config>", base_dir: Path | N
     return cfg
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, *, period: str | None = None) -> Config:
+    """Read and validate a config file. ``period`` (a quarter such as '2026-Q4') replaces the file's period, so
+    one config serves every quarter of a scheduler; the run id then differs per quarter."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("config file not found", file=str(path),
@@ -364,6 +384,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
                           row=(mark.line + 1) if mark else None,
                           fix="check indentation and quoting at that line") from None
+    if period is not None and isinstance(data, dict):
+        data = {**data, "period": period}
     return config_from_dict(data, file=str(path), base_dir=path.resolve().parent)
 
 

@@ -372,6 +372,8 @@ def _write_manifest(d: Disclosure, stage: Path) -> None:
         "code_version": d.code_version,
         "factor_library_version": d.factor_library_version,
         "config_sha256": d.config_sha256,
+        "period": {"start": d.config.period.start.isoformat(), "end": d.config.period.end.isoformat(),
+                   "label": d.config.period.label},
         "python": platform.python_version(),
         "packages": pkgs,
         "inputs": [{"source": i.source_id, "kind": i.kind, "path": i.path, "sha256": i.sha256,
@@ -388,7 +390,10 @@ def input_fingerprint(cfg: Config) -> list[str]:
 
 
 def run_id_for(cfg: Config, factor_library_version: str, input_sha256: list[str]) -> str:
-    return hashlib.sha256("|".join([_config_sha(cfg), __version__, factor_library_version]
+    """The config file's bytes AND the validated config (a --period override changes the run), the code and
+    factor-library versions and every input's SHA-256."""
+    effective = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
+    return hashlib.sha256("|".join([_config_sha(cfg), effective, __version__, factor_library_version]
                                    + list(input_sha256)).encode()).hexdigest()[:16]
 
 

@@ -149,3 +149,15 @@ def test_restatement_names_the_corrected_source_and_the_change(tmp_path, pack):
                               capture_output=True, text=True).stdout if shutil.which("pdftotext") else ""
     if pdf_text:
         assert "Restatement of 2026-Q3" in pdf_text and "corrected data" in pdf_text
+
+
+def test_period_option_reports_another_quarter_with_the_same_config(tmp_path):
+    # the demo's meters cover only 2026-Q3: asking for Q2 with the same config must stop on meter coverage
+    r = _cli("run", str(DEMO / "disclosure.yaml"), "--period", "2026-Q2", "--out", str(tmp_path / "q2"))
+    assert r.returncode == 1
+    assert "covers 0.00% of the period" in r.stderr and not (tmp_path / "q2").exists()
+    cfg_q3 = load_config(DEMO / "disclosure.yaml")
+    cfg_q4 = load_config(DEMO / "disclosure.yaml", period="2026-Q4")
+    assert (cfg_q4.period.start.isoformat(), cfg_q4.period.end.isoformat()) == ("2026-10-01", "2026-12-31")
+    from pipeline.run import run_id_for
+    assert run_id_for(cfg_q3, "v", ["a"]) != run_id_for(cfg_q4, "v", ["a"])   # same file, another run

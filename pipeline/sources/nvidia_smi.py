@@ -40,6 +40,7 @@ Rules:
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import json
 import re
 from dataclasses import dataclass, field
@@ -161,13 +162,15 @@ def read_raw(path: Path) -> NvidiaSmiTable:
     malformed: dict = {}
     for start, end, _ in segments:
         header = [field_name(c) for c in _cells(lines[start])]
-        dup = sorted({h for h in header if header.count(h) > 1})
+        dup = sorted(h for h, n in Counter(header).items() if n > 1)
         if dup:
             raise InputError(f"repeats column(s) {', '.join(dup)} in its header", file=str(path), row=start + 1,
                              fix="query each field once")
+        seen = set(columns)
         for h in header:
-            if h not in columns:
+            if h not in seen:
                 columns.append(h)
+                seen.add(h)
         for k in range(start + 1, end):
             line = lines[k]
             if not line.strip():
