@@ -17,6 +17,8 @@ from pipeline.energy.site import _ranges, match_phase
 from pipeline.evidence import EvidenceLibrary
 from pipeline.period import month_of
 
+UNKNOWN_CURRENCY = "unknown"    # cost whose billing currency is missing or not a 3-letter code
+
 GROUP = ["month", "contract_id", "provider", "account_id", "site_or_region", "grid_zone", "service", "instance_type",
          "phase", "phase_rule", "project"]
 
@@ -50,21 +52,25 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
     """Estimated usage rows -> activity slices; the unestimated rows grouped by reason (with cost); and
     billing completeness per provider x service (spend covered by an energy estimate vs total)."""
     zones = {(r.provider, r.region): r.grid_zone for r in lib.regions.itertuples(index=False)}
+    # costs are never added across currencies: a row without a readable currency code is its own "currency"
+    est = est.assign(currency=est["currency"].where(est["currency"].fillna("").str.fullmatch(r"[A-Z]{3}"),
+                                                    UNKNOWN_CURRENCY).astype("string"))
     ok = est[est["energy_kwh"].notna()].copy()
     unest = est[est["energy_kwh"].isna()]
     completeness = []
-    for (prov, svc), grp in est.groupby([est["provider"].fillna(""), est["service"].fillna("")], sort=True):
+    for (prov, svc, cur), grp in est.groupby([est["provider"].fillna(""), est["service"].fillna(""), est["currency"]],
+                                             sort=True):
         covered = grp["energy_kwh"].notna()
         completeness.append({"provider": prov, "service": svc, "rows": int(len(grp)), "rows_estimated": int(covered.sum()),
                              "cost": float(grp["cost"].sum()), "cost_estimated": float(grp.loc[covered, "cost"].sum()),
-                             "currency": ";".join(sorted(grp["currency"].dropna().unique()))})
+                             "currency": cur})
     unestimated = []
     if len(unest):
         g = unest.groupby([unest["provider"].fillna(""), unest["service"].fillna(""),
-                           unest["not_estimated_reason"].fillna("")], sort=True)
-        for (prov, svc, reason), grp in g:
+                           unest["not_estimated_reason"].fillna(""), unest["currency"]], sort=True)
+        for (prov, svc, reason, cur), grp in g:
             unestimated.append({"provider": prov, "service": svc, "reason": reason, "rows": int(len(grp)),
-                                "cost": float(grp["cost"].sum()), "currency": ";".join(sorted(grp["currency"].dropna().unique()))})
+                                "cost": float(grp["cost"].sum()), "currency": cur})
     if ok.empty:
         return pd.DataFrame(), unestimated, completeness
     ok["month"] = month_of(ok["usage_start_utc"], cfg.entity.timezone)
@@ -89,8 +95,8 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
     ok["service"] = ok["service"].fillna("")
     ok["account_id"] = ok["account_id"].fillna(ok["billing_account_id"]).fillna("")
     recs = []
-    for key, grp in ok.groupby(GROUP, sort=True, dropna=False):
-        rec = dict(zip(GROUP, key))
+    for key, grp in ok.groupby(GROUP + ["currency"], sort=True, dropna=False):
+        rec = dict(zip(GROUP, key[:-1]))
         rec.update({
             "energy_kwh": float(grp["energy_kwh"].sum()), "energy_basis": "estimated",
             "defaults_used": or_flags(grp["defaults_used"]), "cost": float(grp["cost"].sum()),

@@ -8,6 +8,11 @@ Decisions written down here (and in docs/methodology.md):
 - The reporting period's end date is **inclusive**: ``2026-Q3`` is 2026-07-01 .. 2026-09-30, i.e. every
   instant from 2026-07-01T00:00 to 2026-10-01T00:00 (exclusive) in the entity's time zone.
 - Relative paths in the config are relative to the config file's folder.
+- A config loaded from a file reads its sources only from inside that folder (after following symlinks):
+  a path or glob that leads elsewhere (``../../etc/passwd``, ``/home/x/bill.csv``, a symlink to ``/etc``) is
+  refused, since its files are read, quoted in quarantine files and may be copied into the evidence pack.
+  ``allow_paths_outside_config: true`` lifts this. A config built in code (``config_from_dict`` without
+  ``file``) has no config folder and is not confined.
 """
 
 from __future__ import annotations
@@ -266,6 +271,10 @@ class Config(_Strict):
     scope3: Scope3Options = Field(default_factory=Scope3Options)
     projections: Projections = Field(default_factory=Projections,
                                        description="Training vs inference scenario projections (expected reductions, never netted).")
+    allow_paths_outside_config: bool = Field(
+        False, description="Let source paths (after following symlinks) lead outside the config file's folder. "
+                           "Off by default: a config then cannot make the run read (and copy into the evidence "
+                           "pack) files such as ../../etc/passwd.")
 
     # set by load_config, not by the user
     base_dir: Path = Field(Path("."), exclude=True, json_schema_extra={"hidden": True})
@@ -311,6 +320,22 @@ class Config(_Strict):
     def resolve(self, path: str) -> Path:
         p = Path(path)
         return p if p.is_absolute() else self.base_dir / p
+
+    def check_inside(self, path: Path, *, key: str, given: str) -> None:
+        """ConfigError (naming ``key``) unless ``path``, symlinks followed, is inside the config file's folder.
+        No check when the config says ``allow_paths_outside_config: true`` or was not loaded from a file."""
+        if self.allow_paths_outside_config or self.config_path is None:
+            return
+        base = self.base_dir.resolve()
+        real = Path(path).resolve()
+        if real == base or real.is_relative_to(base):
+            return
+        via = "" if real == Path(path).absolute() else f" (as {real})"
+        raise ConfigError(
+            f"'{given}' leads to {path}{via}, outside the config file's folder {base}", file=str(self.config_path),
+            key=key, fix="copy or move the input into the config's folder (or a subfolder) and give a path relative "
+                         "to it; if reading it from there is intended, set allow_paths_outside_config: true at the "
+                         "top level of the config")
 
 
 def _known(ids: list[str]) -> str:

@@ -19,7 +19,7 @@ from pipeline.errors import ConfigError, InputError, ValidationFailed
 from pipeline.period import PeriodBounds
 from pipeline.result import FailedExpectation, InputReport
 from pipeline.sources import Parsed, focus, meter_readings, slurm_sacct
-from pipeline.sources._text import RawTable, read_delimited, sha256_file
+from pipeline.sources._text import InputLimitExceeded, RawTable, read_delimited, sha256_file
 from pipeline.validate.great_expectations import Validator
 from pipeline.validate.quarantine import write_quarantine
 
@@ -59,14 +59,28 @@ class Ingested:
     extra: dict = field(default_factory=dict)
 
 
+def _glob_root(pattern: Path) -> Path:
+    """The fixed folder a glob starts from (``/cfg/data/*/x.csv`` -> ``/cfg/data``)."""
+    parts = pattern.parts
+    fixed = next((k for k, part in enumerate(parts) if any(ch in part for ch in "*?[")), len(parts))
+    return Path(*parts[:fixed]) if fixed else Path(".")
+
+
 def expand_paths(cfg: Config, src: Source, index: int) -> list[Path]:
+    """The files a source names. A path (or any file a glob matches) leading outside the config file's folder,
+    symlinks followed, is a ConfigError unless the config allows it (``Config.check_inside``)."""
+    key = f"sources[{index}].path"
     pattern = cfg.resolve(src.path)
     if any(ch in src.path for ch in "*?["):
+        cfg.check_inside(_glob_root(pattern), key=key, given=src.path)
         paths = sorted(Path(p) for p in glob.glob(str(pattern)))
         if not paths:
             raise ConfigError(f"no file matches '{src.path}'", file=str(cfg.config_path or "config"),
                               key=f"sources[{index}].path", fix="check the glob and the folder it is relative to")
+        for p in paths:
+            cfg.check_inside(p, key=key, given=src.path)
         return paths
+    cfg.check_inside(pattern, key=key, given=src.path)
     if not pattern.is_file():
         raise ConfigError(f"file '{src.path}' not found (looked for {pattern})", file=str(cfg.config_path or "config"),
                           key=f"sources[{index}].path",
@@ -87,6 +101,8 @@ def sniff(path: Path, label: str) -> str:
     for kind, adapter in ADAPTERS.items():
         try:
             raw = adapter.read_raw(path)
+        except InputLimitExceeded:
+            raise                   # over a size / nesting limit: no other format would read it either
         except InputError:
             continue
         # line-oriented formats (Prometheus text) read any file; they look at the content instead
@@ -98,8 +114,9 @@ def sniff(path: Path, label: str) -> str:
     if not matches:
         try:  # show the header as a plain CSV reader sees it
             cols = ", ".join(read_delimited(path, what="table").columns[:20])
-        except InputError:
-            cols = "(unreadable as any supported format)"
+        except InputError as exc:
+            # the file itself is the problem (empty, not UTF-8, not gzip...): say that, not "no format matched"
+            raise InputError(exc.message, file=label, row=exc.row, fix=exc.fix) from None
         raise InputError(f"the header matches no supported format (columns: {cols})", file=label, row=1,
                          fix="set the source's 'kind' explicitly to one of: " + ", ".join(sorted(ADAPTERS)))
     raise InputError(f"the header matches several formats ({', '.join(matches)})", file=label, row=1,
@@ -112,10 +129,14 @@ def _header_check(validator: Validator, src_id: str, kind: str, raw: RawTable, l
     if outcome.success:
         return
     present = raw.columns
+    # a rename is suggested only from columns the format does not already use under their own name
+    adapter = ADAPTERS.get(kind)
+    known = set(getattr(adapter, "REQUIRED", [])) | set(getattr(adapter, "SOURCE_COLUMNS", {}).values())
+    candidates = [c for c in present if c not in known]
     problems = []
     for p in outcome.table_problems:
         missing = p.split("'")[1] if "'" in p else ""
-        close = difflib.get_close_matches(missing, present, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(missing, candidates, n=1, cutoff=0.6)
         problems.append(p + (f" (found '{close[0]}': rename it to '{missing}')" if close else ""))
     raise ValidationFailed(
         f"{len(problems)} required column(s) missing; this file cannot be read as {kind}",
@@ -173,6 +194,19 @@ def _family_checks(family: str, frame: pd.DataFrame, parsed: Parsed, reasons: di
         dup = ok.duplicated(subset=["meter_id", "interval_start_utc"], keep="first")
         for i in ok.index[dup]:
             reasons.setdefault(i, []).append(("duplicate_reading", "duplicate reading for the same meter and interval (first kept)"))
+        # an interval that starts before an earlier interval of the same meter has ended would count energy twice
+        rest = ok[~dup & ok["interval_start_utc"].notna() & ok["interval_end_utc"].notna() & ok["meter_id"].notna()]
+        rest = rest.sort_values(["meter_id", "interval_start_utc"], kind="stable")
+        frontier: dict = {}     # meter -> end of the latest kept interval (an overlapping one is not kept)
+        for i, meter, start, end in zip(rest.index, rest["meter_id"], rest["interval_start_utc"], rest["interval_end_utc"]):
+            last = frontier.get(meter)
+            if last is not None and start < last:
+                reasons.setdefault(i, []).append((
+                    "overlapping_reading", f"interval starting {start:%Y-%m-%d %H:%M}Z overlaps an earlier reading of "
+                    f"meter {meter} that runs to {last:%Y-%m-%d %H:%M}Z (the energy would be counted twice; earlier "
+                    "kept)"))
+            else:
+                frontier[meter] = end
     elif family == "usage":
         ids = ok["line_item_id"]
         dup = ids.notna() & ids.duplicated(keep="first")
@@ -210,6 +244,13 @@ def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: 
     parsed = _parse(cfg, src, adapter, raw, label)
     frame = parsed.frame
     notes = list(parsed.notes)
+    if family == "usage" and len(frame):
+        cur = frame["currency"].fillna("")
+        odd = ~cur.str.fullmatch(r"[A-Z]{3}") & (frame["cost"].fillna(0) != 0)
+        if odd.any():
+            shown = ", ".join(sorted({repr(c) for c in cur[odd]})[:5])
+            notes.append(f"{int(odd.sum())} row(s) with a cost but no three-letter currency code ({shown}): their cost "
+                         "is reported under currency 'unknown', never added to another currency's")
     if src.kind == "auto":
         notes.insert(0, f"format recognised from the header: {kind}")
 

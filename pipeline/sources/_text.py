@@ -3,19 +3,32 @@
 Adapters read every cell as text first (nothing is guessed by a CSV sniffer), then parse the columns
 they need. A value that cannot be parsed becomes missing in the canonical frame, and the raw text stays
 in the raw frame so the quarantine file can show exactly what was in the input.
+
+Input limits (module constants; a test or an embedding application may change them):
+    gzip inputs are decompressed as a stream and stop with ``InputLimitExceeded`` once the output passes
+    ``MAX_DECOMPRESSED_BYTES``, or passes ``GZIP_RATIO_MIN_BYTES`` while being more than ``MAX_GZIP_RATIO``
+    times the compressed bytes read so far (a gzip bomb stops after ~``GZIP_RATIO_MIN_BYTES``, whatever
+    its full size); nothing is decompressed to disk.
+    JSON (whole documents and JSON cells such as tags) is parsed by ``loads_json``, which refuses text
+    longer than a size limit or nested deeper than ``MAX_JSON_DEPTH`` *before* parsing, so neither a
+    RecursionError nor a deep structure is ever built.
 """
 
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import gzip
 import hashlib
 import io
 import json
+import os
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError
@@ -48,12 +61,158 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+# --- input limits ------------------------------------------------------------------------------------
+
+MAX_GZIP_RATIO = 200                   # decompressed / compressed bytes above which a gzip input is refused ...
+GZIP_RATIO_MIN_BYTES = 64 * 2**20      # ... once it has decompressed to more than this (small files compress well;
+                                       # readers hold ~8x the text as Python rows, so this caps a bomb's cost)
+MAX_DECOMPRESSED_BYTES = 4 * 2**30     # hard cap on the decompressed size of any one gzip input
+MAX_JSON_DEPTH = 64                    # nesting levels of a JSON document or cell (real inputs use < 10)
+MAX_JSON_DOCUMENT_CHARS = 512 * 2**20  # one JSON document (a Prometheus response, one JSON line)
+MAX_TAGS_CHARS = 65_536                # one JSON cell (tags, labels, AdditionalInfo, credits)
+
+
+class InputLimitExceeded(InputError):
+    """An input is over a size or nesting limit. Raised as it is (``kind: auto`` does not try other formats)."""
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:,.1f} MB"
+
+
+class _GzipGuard(io.RawIOBase):
+    """A gzip stream that stops with InputLimitExceeded when it expands past the limits (module docstring)."""
+
+    def __init__(self, raw: io.BufferedReader, path: Path) -> None:
+        super().__init__()
+        self._raw = raw
+        self._gz = gzip.GzipFile(fileobj=raw)
+        self._path = path
+        self._out = 0
+        # read at open time, so a changed module constant applies to the next file
+        self._cap = MAX_DECOMPRESSED_BYTES
+        self._ratio = MAX_GZIP_RATIO
+        self._ratio_min = GZIP_RATIO_MIN_BYTES
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            n = self._gz.readinto(buffer)
+        except zlib.error as exc:   # not an OSError: the readers' "cannot be read" handling would miss it
+            raise gzip.BadGzipFile(f"corrupt gzip data ({exc})") from None
+        self._out += n
+        if self._out > self._cap:
+            self._stop(f"decompresses to more than {_mb(self._cap)} (the limit for one file)")
+        if self._out > self._ratio_min:
+            read = max(self._raw.tell(), 1)            # compressed bytes consumed so far (read ahead: >= used)
+            if self._out > self._ratio * read:
+                self._stop(f"expands more than {self._ratio}x: {_mb(read)} of compressed data already gave "
+                           f"{_mb(self._out)} (a gzip bomb?)")
+        return n
+
+    def _stop(self, why: str) -> None:
+        size = os.fstat(self._raw.fileno()).st_size
+        raise InputLimitExceeded(
+            f"gzip input ({_mb(size)} compressed) {why}; reading stopped", file=str(self._path),
+            fix="check the file (gzip -l shows its uncompressed size). A genuine export this large: split it "
+                "into several files (a glob in the source's path reads them all), or raise "
+                "pipeline.sources._text.MAX_GZIP_RATIO / GZIP_RATIO_MIN_BYTES / MAX_DECOMPRESSED_BYTES")
+
+    def close(self) -> None:
+        try:
+            self._gz.close()
+            self._raw.close()
+        finally:
+            super().close()
+
+
 def _open_text(path: Path) -> io.TextIOBase:
     raw = open(path, "rb")
     head = raw.read(2)
     raw.seek(0)
-    stream = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
+    stream = io.BufferedReader(_GzipGuard(raw, path)) if head == b"\x1f\x8b" else raw
     return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+
+
+class JsonLimitError(ValueError):
+    """JSON text over ``loads_json``'s size or depth limit. ``position``: offset of the first character
+    nested too deep (None for size); ``line`` gives its 1-based line number."""
+
+    def __init__(self, message: str, *, text: str, position: int | None) -> None:
+        super().__init__(message)
+        self.position = position
+        self.line = None if position is None else text.count("\n", 0, position) + 1
+
+
+_NOT_JSON_STRUCTURE = bytes(c for c in range(256) if c not in b'"[]{}')
+_EMPTY_PAIR = re.compile(rb"\[\]|\{\}")
+
+
+def _nested_deeper_than(text: str, max_depth: int) -> bool:
+    """True if JSON text opens more than ``max_depth`` nested arrays / objects. Linear and never recursive
+    (C-speed bytes operations): escapes and string contents are removed, then the innermost ``[]`` / ``{}``
+    pairs are peeled off, one nesting level per pass."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return False
+    b = text.encode("utf-8", "surrogatepass")
+    b = b.replace(b"\\\\", b"").replace(b'\\"', b"")      # escaped backslashes, then escaped quotes
+    b = b.translate(None, _NOT_JSON_STRUCTURE)             # only quotes and brackets are left
+    brackets = b"".join(b.split(b'"')[0::2])               # drop what is between quotes (string contents)
+    run = re.compile(rb"[\[{]{%d}" % (max_depth + 1))      # that many openers in a row: deep (or broken) at once
+    for _ in range(max_depth):
+        if run.search(brackets):
+            return True
+        peeled = _EMPTY_PAIR.sub(b"", brackets)
+        if not peeled:
+            return False
+        if peeled == brackets:     # mismatched brackets: invalid JSON; refused here only if it opens too deep
+            return len(peeled) > max_depth and peeled[: max_depth + 1].strip(b"[{") == b""
+        brackets = peeled
+    return bool(brackets)
+
+
+def _too_deep_at(text: str, max_depth: int) -> int:
+    """Offset of the first bracket opening level ``max_depth + 1`` (text known to be nested that deep)."""
+    depth = 0
+    for m in re.finditer(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > max_depth:
+                return m.start()
+        elif c in "]}":
+            depth -= 1
+    return 0
+
+
+def loads_json(text: str, *, max_chars: int | None = None, max_depth: int | None = None) -> object:
+    """``json.loads`` with limits checked first: more than ``max_chars`` characters (default
+    MAX_JSON_DOCUMENT_CHARS) or nesting deeper than ``max_depth`` (default MAX_JSON_DEPTH) raises
+    JsonLimitError; invalid JSON raises ValueError as json.loads does. Never raises RecursionError."""
+    max_chars = MAX_JSON_DOCUMENT_CHARS if max_chars is None else max_chars
+    max_depth = MAX_JSON_DEPTH if max_depth is None else max_depth
+    if len(text) > max_chars:
+        raise JsonLimitError(f"is {len(text):,} characters long, over the limit of {max_chars:,}",
+                             text=text, position=None)
+    if _nested_deeper_than(text, max_depth):
+        raise JsonLimitError(f"is nested more than {max_depth} levels deep", text=text,
+                             position=_too_deep_at(text, max_depth))
+    try:
+        return json.loads(text)
+    except RecursionError:   # unbalanced brackets nested deep enough to exhaust the stack before failing
+        raise JsonLimitError(f"is nested more than {max_depth} levels deep", text=text,
+                             position=_too_deep_at(text, max_depth)) from None
+
+
+def json_limit_error(exc: JsonLimitError, *, file: str, what: str, row: int | None = None) -> InputLimitExceeded:
+    """The InputError for a JSON document over a limit (``row``: defaults to the line of the deep part)."""
+    return InputLimitExceeded(
+        f"the JSON {exc}", file=file, row=row if row is not None else exc.line,
+        fix=f"check the {what}: real exports are nested a few levels deep; split a genuine document this large "
+            "into several files (a glob in the source's path reads them all), or raise "
+            "pipeline.sources._text.MAX_JSON_DEPTH / MAX_JSON_DOCUMENT_CHARS")
 
 
 def read_text(path: Path, *, what: str) -> str:
@@ -85,18 +244,22 @@ def read_parquet_text(path: Path, *, what: str) -> RawTable:
     return RawTable(path=path, frame=frame)
 
 
-def read_delimited(path: Path, *, delimiter: str = ",", what: str) -> RawTable:
-    """Read a delimited text file into strings, keeping line numbers. Short / long rows are errors."""
+def read_delimited(path: Path, *, delimiter: str = ",", what: str, quoting: bool = True) -> RawTable:
+    """Read a delimited text file into strings, keeping line numbers. Short / long rows are errors.
+    ``quoting=False`` for formats that never quote (sacct --parsable2): a '"' is then an ordinary character."""
     if not path.is_file():
         raise InputError("file not found", file=str(path), fix="check the source 'path' in the config")
     try:
         with _open_text(path) as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
+            reader = csv.reader(fh, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
             try:
                 header = next(reader)
             except StopIteration:
                 raise InputError(f"the file is empty; expected a {what} with a header row", file=str(path),
                                  fix=f"export the {what} again, or remove the source from the config") from None
+            if not header:     # a blank first line: no column names, every row would be malformed
+                raise InputError(f"the first line is empty; expected the header row of a {what}", file=str(path),
+                                 row=1, fix="remove the blank line(s) above the header")
             header = [h.strip() for h in header]
             rows, lines, malformed = [], [], {}
             for row in reader:
@@ -116,7 +279,7 @@ def read_delimited(path: Path, *, delimiter: str = ",", what: str) -> RawTable:
     except (OSError, EOFError, csv.Error) as exc:
         raise InputError(f"cannot be read as {what}: {exc}", file=str(path),
                          fix="check that the file is a complete, uncompressed or gzip-compressed text export") from None
-    dup = sorted({h for h in header if header.count(h) > 1})
+    dup = sorted(h for h, n in Counter(header).items() if n > 1)
     if dup:
         raise InputError(f"repeats column(s) {', '.join(dup)} in its header", file=str(path), row=1,
                          fix="remove the duplicated columns")
@@ -132,8 +295,10 @@ def nullify(s: pd.Series) -> pd.Series:
 
 
 def to_number(s: pd.Series) -> pd.Series:
-    """Parse decimal numbers (accepts exponents like 1.2E+05); anything else becomes NaN."""
-    return pd.to_numeric(nullify(s), errors="coerce").astype("float64")
+    """Parse decimal numbers (accepts exponents like 1.2E+05); anything else becomes NaN - infinity too
+    (``inf``, ``Infinity``, ``1e999``): no input quantity is infinite, so it is an error to quarantine."""
+    values = pd.to_numeric(nullify(s), errors="coerce").astype("float64")
+    return values.where(np.isfinite(values))
 
 
 _HAS_ZONE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
@@ -173,18 +338,21 @@ def to_utc(s: pd.Series, *, assume_zone: str | None, fmt: str | None = None) -> 
     return out
 
 
-MAX_TAGS_CHARS = 65_536
+def loads_json_cell(text: str) -> object:
+    """One JSON cell (tags, labels, AdditionalInfo, credits): ``loads_json`` with the cell size limit
+    MAX_TAGS_CHARS. Raises ValueError (unreadable, oversized or too deeply nested)."""
+    return loads_json(text, max_chars=MAX_TAGS_CHARS)
 
 
 def normalise_tags(text: object) -> tuple[str, bool]:
-    """Tags as a JSON object string with sorted keys; returns (json, readable)."""
+    """Tags as a JSON object string with sorted keys; returns (json, readable).
+    Unreadable tags (invalid, oversized or too deeply nested JSON) are ("{}", False): the row is kept
+    without tags and the adapter counts it in its notes."""
     if not isinstance(text, str) or not text.strip():
         return "{}", True
-    if len(text) > MAX_TAGS_CHARS:
-        return "{}", False
     try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
+        obj = loads_json_cell(text)
+    except ValueError:
         return "{}", False
     if not isinstance(obj, dict):
         return "{}", False

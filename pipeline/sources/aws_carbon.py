@@ -60,7 +60,17 @@ import pyarrow.parquet as pq
 from pipeline.canonical import PROVIDER_CARBON, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
-from pipeline.sources._text import RawTable, nullify, read_delimited, to_number, to_utc, read_text
+from pipeline.sources._text import (
+    JsonLimitError,
+    RawTable,
+    json_limit_error,
+    loads_json,
+    nullify,
+    read_delimited,
+    read_text,
+    to_number,
+    to_utc,
+)
 
 KIND = "aws_carbon"
 FAMILY = "provider_carbon"
@@ -129,8 +139,17 @@ def read_json_records(path: Path, *, what: str) -> RawTable:
                          fix=f"export the {what} again, or remove the source from the config")
     whole = None
     try:
-        whole = json.loads(text)
-    except (ValueError, RecursionError):
+        whole = loads_json(text)
+    except JsonLimitError as exc:
+        # over a limit as one document: fine if it is JSON lines (each line is checked below), else refused
+        first = next(line for line in text.splitlines() if line.strip())
+        try:
+            lines_format = isinstance(loads_json(first), dict)
+        except ValueError:
+            lines_format = False
+        if not lines_format:
+            raise json_limit_error(exc, file=str(path), what=what) from None
+    except ValueError:
         pass
     if isinstance(whole, dict) and isinstance(whole.get("value"), list):
         whole = whole["value"]
@@ -148,8 +167,10 @@ def read_json_records(path: Path, *, what: str) -> RawTable:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError):
+            obj = loads_json(line)
+        except JsonLimitError as exc:
+            raise json_limit_error(exc, file=str(path), what=what, row=number) from None
+        except ValueError:
             obj = None
         if not isinstance(obj, dict):
             if not records and not malformed and number == 1 and not line.lstrip().startswith("{"):

@@ -59,7 +59,7 @@ from pipeline.canonical import USAGE, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
 from pipeline.sources._text import RawTable, nullify, read_delimited, to_number, to_utc
-from pipeline.sources._text import MAX_TAGS_CHARS
+from pipeline.sources._text import loads_json_cell
 
 KIND = "aws_cur"
 FAMILY = "usage"
@@ -269,11 +269,11 @@ def read_raw(path: Path) -> RawTable:
 # --- mapping ----------------------------------------------------------------------------------------
 
 def _parse_json_object(text: object) -> dict:
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TAGS_CHARS:
+    if not isinstance(text, str) or not text.strip():
         return {}
     try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
+        obj = loads_json_cell(text)     # size and depth limits (pipeline/sources/_text.py)
+    except ValueError:
         return {}
     return obj if isinstance(obj, dict) else {}
 

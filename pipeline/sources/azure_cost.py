@@ -51,7 +51,6 @@ VM size (instance_type) for instance-hour rows:
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -62,6 +61,7 @@ from pipeline.errors import InputError
 from pipeline.sources import Parsed
 from pipeline.sources._text import (
     RawTable,
+    loads_json_cell,
     read_parquet_text,
     normalise_tags,
     nullify,
@@ -153,14 +153,39 @@ def read_raw(path: Path) -> RawTable:
 
 # --- parsing helpers ---------------------------------------------------------------------------------------
 
-def parse_dates(s: pd.Series) -> pd.Series:
-    """Azure ``Date`` -> midnight UTC. ``M/D/YYYY`` is month first (US order, as Azure writes it); ISO dates are
-    accepted for MCA files. Each shape has an explicit format; nothing else is guessed."""
+def _slash_order(slash: pd.Series, path: str | None) -> str:
+    """The file's slash-date order: month first as Azure writes it, unless the file itself proves day first (a
+    first number above 12, as a spreadsheet re-save in a day-first locale writes). Both in one file: refused."""
+    parts = slash.dropna().str.split("/", expand=True)
+    if parts.empty:
+        return "%m/%d/%Y"
+    first, second = parts[0].astype(int), parts[1].astype(int)
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    if day_first and month_first:
+        raise InputError("the Date column mixes day-first and month-first dates (e.g. "
+                         f"'{slash[first.index[first > 12][0]]}' and '{slash[second.index[second > 12][0]]}')",
+                         file=path or "Azure cost file",
+                         fix="re-export the cost details from Azure without opening them in a spreadsheet")
+    return "%d/%m/%Y" if day_first else "%m/%d/%Y"
+
+
+def _date_order(f: pd.DataFrame, path: str) -> str:
+    """Order of the slash dates across every date column of the file (Date and the billing period dates): a
+    spreadsheet re-save converts them all alike, so the columns are judged together."""
+    cols = [c for c in ("Date", "BillingPeriodStartDate", "BillingPeriodEndDate", "ServicePeriodStartDate",
+                        "ServicePeriodEndDate") if c in f.columns]
+    values = pd.concat([nullify(f[c]) for c in cols], ignore_index=True) if cols else pd.Series([], dtype="string")
+    return _slash_order(values.str.extract(_SLASH_DATE, expand=False), path)
+
+
+def parse_dates(s: pd.Series, order: str = "%m/%d/%Y") -> pd.Series:
+    """Azure ``Date`` -> midnight UTC. ``M/D/YYYY`` is month first (US order, as Azure writes it) unless the file
+    proves day first (see ``_slash_order``); ISO dates are accepted for MCA files. Nothing else is guessed."""
     s = nullify(s)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
     slash = s.str.extract(_SLASH_DATE, expand=False)
     iso = s.str.extract(_ISO_DATE, expand=False)
-    for part, fmt in ((slash, "%m/%d/%Y"), (iso, "%Y-%m-%d")):
+    for part, fmt in ((slash, order), (iso, "%Y-%m-%d")):
         ok = part.notna()
         if ok.any():
             parsed = pd.to_datetime(part[ok], format=fmt, errors="coerce")
@@ -204,8 +229,8 @@ def normalise_brace_tags(text: object) -> tuple[str, bool]:
 def vm_size(additional_info: object, meter_name: object) -> object:
     if isinstance(additional_info, str) and additional_info.strip().startswith("{"):
         try:
-            info = json.loads(additional_info)
-        except (ValueError, RecursionError):
+            info = loads_json_cell(additional_info)
+        except ValueError:
             info = None
         if isinstance(info, dict):
             st = info.get("ServiceType")
@@ -240,7 +265,8 @@ def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
     out["service_category"] = col("ServiceFamily")
     sub, meter = col("MeterSubCategory"), col("MeterName")
     out["sku"] = (sub.fillna("") + " / " + meter.fillna("")).str.strip(" /").replace("", pd.NA).astype("string")
-    start = parse_dates(f["Date"])
+    order = _date_order(f, source_label)
+    start = parse_dates(f["Date"], order)
     out["usage_start_utc"] = start
     out["usage_end_utc"] = start + pd.Timedelta(days=1)
     out["quantity"] = to_number(f["Quantity"])
@@ -295,6 +321,9 @@ def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
     unreadable = int((~tags.map(lambda t: t[1]).astype(bool)).sum())
     out["contract_id"] = pd.Series(pd.NA, index=f.index, dtype="string")
     notes = []
+    if _date_order(f, source_label) == "%d/%m/%Y":
+        notes.append("the Date column is day first (a value such as DD/MM/YYYY with a day above 12: the file was re-saved "
+                     "in a day-first locale): every slash date of the file was read day first")
     if unreadable:
         notes.append(f"{unreadable} row(s) with unreadable Tags JSON kept with no tags (phase: unallocated)")
     no_size = int((vm & out["instance_type"].isna()).sum())

@@ -192,6 +192,18 @@ def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: s
     out["cloud_provider"] = col("cloud_provider")
     out["cloud_region"] = col("cloud_region")
 
+    # a value given but not a finite number is an error in the row, never "not measured"
+    quarantine: dict = {}
+    for column in ("duration", "gpu_energy", "cpu_energy", "ram_energy", "energy_consumed", "gpu_count"):
+        if column not in f.columns:
+            continue
+        given = col(column)
+        bad = given.notna() & num(column).isna()
+        for i in f.index[bad]:
+            quarantine.setdefault(i, []).append((f"{column}_not_a_number",
+                                                 f"{column} is not a finite number ({column} = '{given[i]}')"))
+    for i in f.index[(out["gpu_count"] < 0).fillna(False)]:
+        quarantine.setdefault(i, []).append(("gpu_count_negative", f"gpu_count is negative (gpu_count = '{col('gpu_count')[i]}')"))
     # repeated run (flush snapshots, cumulative): keep the latest, fold the others into it
     folded = {}
     plain = task.isna() & run_id.notna()
@@ -207,7 +219,12 @@ def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: s
                     note = (f"cumulative snapshot of run {key} (tracker.flush); superseded by the later row "
                             f"{int(f.at[keep, 'source_row'])}, never summed")
                     folded[i] = (keep, note)
-    frame = conform(out.drop(index=list(folded)), JOB)
+    folded = {i: v for i, v in folded.items() if i not in quarantine}   # a broken row is quarantined, not folded
+    for i, (target, note) in list(folded.items()):
+        if target in quarantine:    # the run's latest snapshot is broken: its earlier snapshots go with it
+            del folded[i]
+            quarantine[i] = [("snapshot_of_quarantined_row", f"{note}; that row is quarantined")]
+    frame = conform(out.drop(index=list(folded) + list(quarantine)), JOB)
     notes = []
     if folded:
         notes.append(f"{len(folded)} earlier snapshot row(s) of repeated run_id(s) folded into the latest row; "
@@ -217,4 +234,4 @@ def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: s
         notes.append(f"{n_tdp} row(s) with cpu_power 42.5 W: CodeCarbon's TDP fallback (85 W x 0.5), CPU energy "
                      "is an estimate, not a measurement")
     notes.append("energy_kwh = CodeCarbon gpu_energy (NVML, measured); CodeCarbon's emissions are not used")
-    return Parsed(frame=frame, quarantine={}, folded=folded, notes=notes)
+    return Parsed(frame=frame, quarantine=quarantine, folded=folded, notes=notes)

@@ -53,7 +53,7 @@ import pandas as pd
 from pipeline.canonical import POWER, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
-from pipeline.sources._text import RawTable, to_utc, read_text
+from pipeline.sources._text import JsonLimitError, RawTable, json_limit_error, loads_json, read_text, to_utc
 
 KIND = "dcgm"
 FAMILY = "power"
@@ -168,8 +168,10 @@ def _from_exposition(text: str, path: Path) -> tuple[list[dict], list[int]]:
 
 def _from_json(text: str, path: Path) -> tuple[list[dict], list[int]]:
     try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        doc = loads_json(text)
+    except JsonLimitError as exc:
+        raise json_limit_error(exc, file=str(path), what="Prometheus query response") from None
+    except ValueError as exc:
         raise InputError(f"is not valid JSON ({exc})", file=str(path),
                          fix="save the complete Prometheus API response") from None
     if not isinstance(doc, dict) or doc.get("status") != "success":

@@ -62,9 +62,11 @@ from pipeline.canonical import USAGE, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
 from pipeline.sources._text import (
-    MAX_TAGS_CHARS,
+    JsonLimitError,
     RawTable,
     _open_text,
+    loads_json,
+    loads_json_cell,
     nullify,
     read_delimited,
     to_number,
@@ -196,8 +198,10 @@ def _read_jsonl(path: Path) -> RawTable:
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
-                except (ValueError, RecursionError) as exc:
+                    obj = loads_json(line)       # size and depth limits: a too-deep line is quarantined
+                except JsonLimitError as exc:
+                    obj = ValueError(f"JSON {exc}")
+                except ValueError as exc:
                     obj = exc
                 if isinstance(obj, dict):
                     records.append(flatten(obj))
@@ -254,11 +258,9 @@ def key_values(text: object) -> tuple[dict | None, bool]:
     """labels / system_labels JSON text (list of {key, value}, or an object) -> (dict, readable)."""
     if not isinstance(text, str) or not text.strip():
         return {}, True
-    if len(text) > MAX_TAGS_CHARS:
-        return None, False
     try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
+        obj = loads_json_cell(text)
+    except ValueError:
         return None, False
     if isinstance(obj, dict):
         return {str(k).strip(): ("" if v is None else str(v)) for k, v in obj.items()}, True
@@ -271,8 +273,8 @@ def credits_total(text: object) -> float:
     if not isinstance(text, str) or not text.strip():
         return 0.0
     try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError):
+        obj = loads_json_cell(text)
+    except ValueError:
         return float("nan")
     if not isinstance(obj, list):
         return float("nan")

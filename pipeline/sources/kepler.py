@@ -52,7 +52,7 @@ import pandas as pd
 from pipeline.canonical import POWER, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
-from pipeline.sources._text import RawTable, to_number, to_utc, read_text
+from pipeline.sources._text import JsonLimitError, RawTable, json_limit_error, loads_json, read_text, to_number, to_utc
 from pipeline.sources.codecarbon import catalogue_gpu_name
 
 KIND = "kepler"
@@ -110,8 +110,10 @@ def _table(path: Path, rows: list[dict], lines: list[int], skipped: dict) -> Raw
 
 def _read_json(path: Path, text: str) -> RawTable:
     try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        doc = loads_json(text)
+    except JsonLimitError as exc:
+        raise json_limit_error(exc, file=str(path), what="Prometheus query response") from None
+    except ValueError as exc:
         raise InputError(f"is not valid JSON ({exc})", file=str(path),
                          fix="save the Prometheus API response body unchanged (query or query_range)") from None
     data = doc.get("data") if isinstance(doc, dict) else None
@@ -123,9 +125,18 @@ def _read_json(path: Path, text: str) -> RawTable:
                          fix="export /api/v1/query_range (or /api/v1/query) output for the Kepler metrics")
     rows, lines, skipped = [], [], {}
     for series in data["result"]:
-        metric = dict(series.get("metric") or {}) if isinstance(series, dict) else {}
+        metric = (series.get("metric") or {}) if isinstance(series, dict) else None
+        points = ((series.get("values") or []) if data["resultType"] == "matrix" else [series.get("value")]) \
+            if isinstance(series, dict) else None
+        if not isinstance(metric, dict) or not isinstance(points, list):
+            # not {"metric": {...}, "values": [...]}: one row, quarantined with the reason (never dropped)
+            rows.append({"metric": "", "labels": "{}", "value": "", "timestamp": "", "timestamp_unit": "s",
+                         "parse_error": "series is not an object with a 'metric' object and a 'values' list: "
+                                        + json.dumps(series, default=str)[:80]})
+            lines.append(len(rows) + 1)
+            continue
+        metric = dict(metric)
         name = str(metric.pop("__name__", ""))
-        points = (series.get("values") or []) if data["resultType"] == "matrix" else [series.get("value")]
         for point in points:
             if name and not _ENERGY.match(name):
                 skipped[name] = skipped.get(name, 0) + 1

@@ -60,37 +60,72 @@ def to_canonical(raw: RawTable, *, source_label: str, meter_sites: dict[str, str
     return Parsed(frame=conform(out, METER))
 
 
+RESET_NEAR_ZERO_SHARE = 0.10   # a drop to at most this share of the previous reading reads as a reset to zero
+
+
 def _from_register(out: pd.DataFrame, rollover_kwh: float | None) -> Parsed:
-    """Register readings -> intervals between consecutive valid readings of each meter."""
+    """Register readings -> intervals between consecutive valid readings of each meter.
+
+    Per meter, in time order: a second reading at the same time is quarantined (first kept); a meter with a
+    single reading forms no interval and its reading is quarantined (it is a register value, not energy); a
+    reading below the previous one is a rollover (``rollover_kwh`` given), a reset when it fell to near zero
+    (at most 10 % of the previous reading; flagged, the energy before the reset is lost), and otherwise a
+    misread that is quarantined - the next reading is then differenced from the last good one."""
     valid = out[out["meter_id"].notna() & out["interval_start_utc"].notna() & out["energy_kwh"].notna()]
     valid = valid.sort_values(["meter_id", "interval_start_utc"], kind="stable")
-    folded, notes, resets = {}, [], 0
+    folded, quarantine, notes = {}, {}, []
+    resets = rollovers = 0
     frame = out.copy()
-    for _, grp in valid.groupby("meter_id", sort=True):
-        idx = list(grp.index)
-        reading = grp["energy_kwh"].to_numpy()
-        times = grp["interval_start_utc"].to_list()
-        folded[idx[0]] = (idx[1], "opening register reading of the meter") if len(idx) > 1 else None
-        for k in range(1, len(idx)):
-            i, prev = idx[k], reading[k - 1]
-            delta = reading[k] - prev
-            flag = ""
+    for meter, grp in valid.groupby("meter_id", sort=True):
+        idx, reading, times = list(grp.index), grp["energy_kwh"].to_numpy(), grp["interval_start_utc"].to_list()
+        rows = grp["source_row"].to_list()
+        good: list[int] = []                      # positions in grp kept as readings
+        for k in range(len(idx)):
+            if good and times[k] == times[good[-1]]:
+                j = good[-1]
+                same = "same value" if reading[k] == reading[j] else f"{reading[k]:g} kWh against {reading[j]:g} kWh"
+                quarantine[idx[k]] = [("duplicate_register_reading",
+                                       f"duplicate register reading of meter {meter} for the same time ({same}; "
+                                       f"line {rows[j]} kept)")]
+                continue
+            if good and reading[k] < reading[good[-1]] and not rollover_kwh \
+                    and reading[k] > RESET_NEAR_ZERO_SHARE * reading[good[-1]]:
+                quarantine[idx[k]] = [("register_went_backwards",
+                                       f"register reading {reading[k]:g} kWh is below the previous reading "
+                                       f"{reading[good[-1]]:g} kWh (line {rows[good[-1]]}) but not near zero: a misread "
+                                       "or another meter's value; not used, the next reading is compared with the "
+                                       "previous one")]
+                continue
+            good.append(k)
+        if len(good) < 2:
+            for k in good:
+                quarantine[idx[k]] = [("single_register_reading",
+                                       f"the only register reading of meter {meter}: a register needs a reading at "
+                                       "both ends of an interval, so no energy can be read from it")]
+            continue
+        folded[idx[good[0]]] = (idx[good[1]], "opening register reading of the meter")
+        for a, b in zip(good, good[1:]):
+            prev, cur = reading[a], reading[b]
+            delta, flag = cur - prev, ""
             if delta < 0:
-                resets += 1
                 if rollover_kwh:
-                    delta, flag = rollover_kwh - prev + reading[k], "meter_register_rollover"
+                    delta, flag = rollover_kwh - prev + cur, "meter_register_rollover"
+                    rollovers += 1
                 else:
-                    delta, flag = reading[k], "meter_register_reset"
-            frame.at[i, "interval_start_utc"] = times[k - 1]
-            frame.at[i, "interval_end_utc"] = times[k]
+                    delta, flag = cur, "meter_register_reset"
+                    resets += 1
+            i = idx[b]
+            frame.at[i, "interval_start_utc"] = times[a]
+            frame.at[i, "interval_end_utc"] = times[b]
             frame.at[i, "energy_kwh"] = float(delta)
             frame.at[i, "flags"] = flag
-    folded = {i: v for i, v in folded.items() if v is not None}
-    # a meter with a single valid reading has no interval: its reading stays and is checked like any other
-    keep = frame.drop(index=list(folded))
+    keep = frame.drop(index=list(folded) + list(quarantine))
+    if rollovers:
+        notes.append(f"{rollovers} register reading(s) below the previous one: rollover applied at "
+                     f"{rollover_kwh:g} kWh (flagged)")
     if resets:
-        notes.append(f"{resets} register reading(s) below the previous one: "
-                     + ("rollover applied" if rollover_kwh else "read as a reset to zero (flagged)"))
+        notes.append(f"{resets} register reset(s) to near zero: energy counted from zero, the part before the "
+                     "reset is lost (flagged)")
     if folded:
         notes.append(f"{len(folded)} opening register reading(s) (one per meter) folded into the next reading")
-    return Parsed(frame=conform(keep, METER), folded=folded, notes=notes)
+    return Parsed(frame=conform(keep, METER), quarantine=quarantine, folded=folded, notes=notes)

@@ -46,6 +46,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.canonical import POWER, conform
@@ -161,7 +162,15 @@ def read_raw(path: Path) -> NvidiaSmiTable:
     line_numbers: list[int] = []
     malformed: dict = {}
     for start, end, _ in segments:
-        header = [field_name(c) for c in _cells(lines[start])]
+        cells = _cells(lines[start])
+        header = [field_name(c) for c in cells]
+        for cell, name in zip(cells, header):
+            m = _UNIT.match(cell.strip())
+            want = "W" if name in POWER_FIELDS else "%" if name == UTIL_FIELD else None
+            if m and want and m.group(2).strip() != want:
+                raise InputError(f"column '{cell.strip()}' states the unit '{m.group(2).strip()}', but nvidia-smi writes "
+                                 f"{name} in [{want}]: the file was converted or edited", file=str(path), row=start + 1,
+                                 fix=f"re-export with nvidia-smi, or convert the column back to {want}")
         dup = sorted(h for h, n in Counter(header).items() if n > 1)
         if dup:
             raise InputError(f"repeats column(s) {', '.join(dup)} in its header", file=str(path), row=start + 1,
@@ -210,7 +219,8 @@ def parse_quantity(s: pd.Series, unit: str) -> pd.Series:
     """``'631.95 W'`` or ``'631.95'`` -> 631.95; ``[N/A]`` / ``[Not Supported]`` / other text -> NaN."""
     s = _missing(s)
     num = s.str.extract(rf"^({_NUMBER})\s*(?:{re.escape(unit)})?$", expand=False)
-    return pd.to_numeric(num, errors="coerce").astype("float64")
+    values = pd.to_numeric(num, errors="coerce").astype("float64")
+    return values.where(np.isfinite(values))      # 'inf' is not a reading
 
 
 def _col(f: pd.DataFrame, name: str) -> pd.Series:
@@ -285,6 +295,13 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
         (power.isna() & util.isna(), "no_measurement",
          lambda i: "power and utilisation are both missing ([N/A] / [Not Supported])"),
     ]
+    # a value that is there but is not a reading ('1e999 W', 'abc') is an error; '[N/A]' is "not measured"
+    for name in list(powers) + ([UTIL_FIELD] if UTIL_FIELD in f.columns else []):
+        given = _missing(f[name])
+        parsed = powers.get(name, util)
+        bad = given.notna() & parsed.isna()
+        checks.append((bad, f"{name}_not_a_number",
+                       (lambda col, g: lambda i: f"{col} is not a finite number ({col} = '{g[i]}')")(name, given)))
     for mask, code, reason in checks:
         for i in f.index[mask.fillna(False).to_numpy(dtype=bool) & live]:
             reject(i, code, reason(i))

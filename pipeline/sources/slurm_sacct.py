@@ -37,7 +37,8 @@ def sniff(columns: list[str]) -> bool:
 
 
 def read_raw(path: Path) -> RawTable:
-    return read_delimited(path, delimiter="|", what="sacct --parsable2 output")
+    # sacct never quotes (a job name may start with '"'): quotes are ordinary characters here
+    return read_delimited(path, delimiter="|", what="sacct --parsable2 output", quoting=False)
 
 
 def gpu_from_tres(tres: object) -> tuple[float, str | None]:
@@ -89,12 +90,18 @@ def to_canonical(raw: RawTable, *, source_label: str, site_id: str, site_zone: s
     out["node_list"] = col("NodeList")
     out["duration_s"] = (out["end_utc"] - out["start_utc"]).dt.total_seconds()
     out["gpu_hours"] = out["gpu_count"] * out["duration_s"] / 3600.0
+    folded, quarantine = {}, {}
     if "ConsumedEnergyRaw" in jobs.columns:
-        out["energy_kwh"] = to_number(jobs["ConsumedEnergyRaw"]) / J_PER_KWH
+        given = nullify(jobs["ConsumedEnergyRaw"])
+        joules = to_number(given)
+        out["energy_kwh"] = joules / J_PER_KWH
+        # text that is not a plain number of joules is not "no measurement": the row is quarantined, not estimated
+        for i in jobs.index[given.notna() & joules.isna()]:
+            quarantine[i] = [("energy_not_a_number", f"ConsumedEnergyRaw is not a number of joules "
+                                                      f"(ConsumedEnergyRaw = '{given[i]}')")]
     else:
         out["energy_kwh"] = float("nan")
     job_index = {jid: i for i, jid in out["job_id"].items() if isinstance(jid, str)}
-    folded, quarantine = {}, {}
     for i in f.index[steps]:
         parent = str(f.at[i, "JobID"]).split(".", 1)[0]
         if parent in job_index:

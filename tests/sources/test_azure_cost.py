@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import config_from_dict
-from pipeline.errors import DisclosureError, ValidationFailed
+from pipeline.errors import DisclosureError, InputError, ValidationFailed
 from pipeline.ingest import ingest_source
 from pipeline.period import bounds
 from pipeline.sources import azure_cost, focus, gcp_billing
@@ -308,7 +308,7 @@ def test_dates_are_month_first_and_cover_one_day(tmp_path, ingest):
         _row(Date="09/21/2023"),              # line 2
         _row(Date="7/4/2023"),                # line 3: 4 July
         _row(Date="2023-08-31"),              # line 4: ISO (MCA style)
-        _row(Date="21/09/2023"),              # line 5: day first is not a valid month-first date
+        _row(Date="2023-13-01"),              # line 5: no 13th month
         _row(Date="Sep 21 2023"),             # line 6: unknown shape
         _row(Date="10/01/2023"),              # line 7: outside 2023-Q3
     ])
@@ -323,7 +323,7 @@ def test_dates_are_month_first_and_cover_one_day(tmp_path, ingest):
     assert (r.rows_read, r.rows_accepted, r.rows_quarantined) == (6, 3, 3)
     q = pd.read_csv(tmp_path / "out" / r.quarantine_file, dtype=str, keep_default_na=False)
     reasons = dict(zip(q["source_row"].astype(int), q["reasons"]))
-    assert "(Date = '21/09/2023')" in reasons[5]
+    assert "(Date = '2023-13-01')" in reasons[5]
     assert "(Date = 'Sep 21 2023')" in reasons[6]
     assert "outside the reporting period" in reasons[7]
 
@@ -451,3 +451,25 @@ def test_parquet_equals_csv(tmp_path):
     b = _canon(tmp_path / "a.parquet").drop(columns=["source_file", "source_row"])
     pd.testing.assert_frame_equal(a, b)
     assert b["usage_amount"].tolist() == [pytest.approx(30.0), pytest.approx(4.0)]
+
+
+def test_a_file_resaved_day_first_is_read_day_first_with_a_note(tmp_path):
+    """Every date column of the file is day first (a spreadsheet re-save): 08/09/2026 is 8 September."""
+    from pipeline.sources import azure_cost as az
+
+    src = Path(__file__).resolve().parents[1] / "corpus" / "billing" / "azure_cost_day_first_annual.csv"
+    text = src.read_text(encoding="utf-8").replace("07/01/2026", "01/07/2026").replace("07/31/2026", "31/07/2026")
+    p = tmp_path / "resaved.csv"
+    p.write_text(text, encoding="utf-8")
+    parsed = az.to_canonical(az.read_raw(p), source_label="resaved.csv")
+    days = [str(d.date()) for d in parsed.frame["usage_start_utc"]]
+    assert days == ["2026-08-31", "2026-09-08", "2026-02-03"]
+    assert any("day first" in n for n in parsed.notes)
+
+
+def test_a_file_with_both_date_orders_is_refused(tmp_path):
+    # 09/21 can only be month first, 21/09 only day first: the file cannot be read one way, so it is refused
+    p = _write(tmp_path / "a.csv", [_row(Date="09/21/2023"), _row(Date="21/09/2023")])
+    with pytest.raises(InputError) as ei:
+        _canon(p)
+    assert "mixes day-first and month-first dates" in str(ei.value)
