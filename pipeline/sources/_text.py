@@ -223,7 +223,8 @@ def read_text(path: Path, *, what: str) -> str:
         with _open_text(path) as fh:
             return fh.read()
     except UnicodeDecodeError as exc:
-        raise InputError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path),
+        offset, line = _decode_error_position(path, exc)
+        raise InputError(f"is not UTF-8 text ({exc.reason} at byte {offset})", file=str(path), row=line,
                          fix=f"save the {what} as UTF-8 text") from None
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot be read as {what}: {exc}", file=str(path),
@@ -242,6 +243,35 @@ def read_parquet_text(path: Path, *, what: str) -> RawTable:
     frame = table.to_pandas().astype("string")
     frame["source_row"] = pd.Series(range(1, len(frame) + 1), dtype="int64")
     return RawTable(path=path, frame=frame)
+
+
+def _decode_error_position(path: Path, exc: UnicodeDecodeError) -> tuple[int, int | None]:
+    """The first undecodable byte's offset in the file and its line. The text reader decodes in chunks, so
+    ``exc.start`` is an offset inside a chunk: the file is scanned again (plain files only; for a .gz the
+    chunk offset is all there is, and no line is named)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            if head == b"\x1f\x8b":
+                return exc.start, None
+            fh.seek(0)
+            carry, read = b"", 0
+            while chunk := fh.read(1 << 20):
+                data, base = carry + chunk, read - len(carry)     # base: file offset of data[0]
+                read += len(chunk)
+                try:
+                    data.decode("utf-8")
+                    carry = b""
+                except UnicodeDecodeError as inner:
+                    if inner.end == len(data) and len(data) - inner.start < 4:   # a character cut by the chunk
+                        carry = data[inner.start:]
+                        continue
+                    bad = base + inner.start
+                    with open(path, "rb") as again:
+                        return bad, again.read(bad).count(b"\n") + 1
+    except OSError:
+        pass
+    return exc.start, None
 
 
 def read_delimited(path: Path, *, delimiter: str = ",", what: str, quoting: bool = True) -> RawTable:
@@ -274,7 +304,8 @@ def read_delimited(path: Path, *, delimiter: str = ",", what: str, quoting: bool
                 rows.append(row)
                 lines.append(reader.line_num)
     except UnicodeDecodeError as exc:
-        raise InputError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path),
+        offset, line = _decode_error_position(path, exc)
+        raise InputError(f"is not UTF-8 text ({exc.reason} at byte {offset})", file=str(path), row=line,
                          fix="re-export the file as UTF-8 (CSV UTF-8 in spreadsheet tools)") from None
     except (OSError, EOFError, csv.Error) as exc:
         raise InputError(f"cannot be read as {what}: {exc}", file=str(path),
