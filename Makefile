@@ -7,7 +7,10 @@ OUT    ?= $(or $(TMPDIR),/tmp)/carbon-disclosure-demo
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test install install-dev system-deps clean schema
+BENCH_DIR  ?= $(or $(TMPDIR),/tmp)/carbon-disclosure-bench
+BENCH_ARGS ?= --billing-rows 1000000 --power-samples 1000000
+
+.PHONY: demo test install install-dev system-deps clean schema bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +51,9 @@ schema: $(STAMP_RUN)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# Speed and memory figures (benchmarks/README.md): generate inputs of the chosen size, run, print the table.
+bench: $(STAMP_RUN)
+	$(PIP) install --quiet -e ".[bench]"
+	$(PY) benchmarks/generate.py $(BENCH_ARGS) --out $(BENCH_DIR)
+	$(PY) benchmarks/run.py $(BENCH_DIR)
