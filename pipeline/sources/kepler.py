@@ -259,8 +259,13 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str, scraped_at
     if scraped_at:
         fallback = to_utc(pd.Series([scraped_at], dtype="string"), assume_zone=site_zone).iloc[0]
         if pd.isna(fallback):
+            as_utc = to_utc(pd.Series([scraped_at], dtype="string"), assume_zone="UTC").iloc[0]
+            if pd.notna(as_utc):   # a valid time that the site's zone cannot place: a DST change
+                raise InputError(f"scraped_at '{scraped_at}' is ambiguous or does not exist in {site_zone} (a DST "
+                                 "change): it is not guessed", file=source_label, key="sources[].scraped_at",
+                                 fix="give the scrape time with its UTC offset, e.g. 2026-10-25T01:30:00+01:00")
             raise InputError(f"scraped_at '{scraped_at}' is not an ISO 8601 time", file=source_label,
-                             fix="give the scrape time as YYYY-MM-DDTHH:MM:SS[+HH:MM]")
+                             key="sources[].scraped_at", fix="give the scrape time as YYYY-MM-DDTHH:MM:SS[+HH:MM]")
     value = to_number(f["value"])
     for i in list(info):
         if pd.isna(ts[i]):
