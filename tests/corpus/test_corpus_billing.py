@@ -1,7 +1,7 @@
 """Bad-input corpus for the billing and provider-carbon adapters (files in tests/corpus/billing/).
 
 Every file is run through ``pipeline.ingest.ingest_source`` the way a real run does (same call as the ``ingest``
-fixture in tests/sources/conftest.py), with a config built like the source tests build theirs. Its outcome must
+fixture in tests/conftest.py), with a config built like the source tests build theirs. Its outcome must
 be exactly the one in ``billing/expected.yaml``:
 
 * ``error: InputError | ValidationFailed | ConfigError`` with ``message_contains`` (case-insensitive): the run
@@ -34,9 +34,6 @@ import yaml
 
 from pipeline.config import config_from_dict
 from pipeline.errors import DisclosureError
-from pipeline.ingest import ingest_source
-from pipeline.period import bounds
-from pipeline.validate.great_expectations import Validator
 
 CORPUS = Path(__file__).resolve().parent / "billing"
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -49,25 +46,7 @@ OUTCOME_KEYS = {"error", "message_contains", "message_excludes", "accepted", "qu
                 "notes_contain", "notes_exclude"}
 
 
-# --- fixtures: the same call as tests/sources/conftest.py ----------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def validator(tmp_path_factory) -> Validator:
-    return Validator(tmp_path_factory.mktemp("gx"))
-
-
-@pytest.fixture
-def ingest(validator, tmp_path):
-    """ingest(cfg, index=0, path=None) -> Ingested, as ingest_all would call it for one file."""
-
-    def _run(cfg, index: int = 0, path: Path | None = None):
-        src = cfg.sources[index]
-        p = Path(path) if path is not None else cfg.resolve(src.path)
-        out = tmp_path / "out"
-        out.mkdir(exist_ok=True)
-        return ingest_source(cfg, src, src.id or p.stem, p, validator, bounds(cfg), out)
-
-    return _run
+# fixtures validator / ingest: tests/conftest.py
 
 
 def _cfg(base_dir: Path, name: str, kind: str, provider: str, period) -> object:

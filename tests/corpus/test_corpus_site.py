@@ -175,13 +175,6 @@ def _params():
         yield pytest.param(name, entry, id=name, marks=marks)
 
 
-@pytest.fixture(scope="module")
-def validator(tmp_path_factory):
-    from pipeline.validate.great_expectations import Validator
-
-    return Validator(tmp_path_factory.mktemp("gx"))
-
-
 def _as_list(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
