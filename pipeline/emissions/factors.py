@@ -30,7 +30,7 @@ from pipeline.config import FactorOverride
 from pipeline.evidence import FACTOR_COLUMNS
 
 
-_SUBNATIONAL = re.compile(r"^[A-Z]{2}-[A-Za-z0-9]+$")
+SUBNATIONAL = re.compile(r"^[A-Z]{2}-[A-Za-z0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def location_factor(zone: str, year: int, grid: pd.DataFrame, overrides: list[Fa
         if o.zone == zone and o.basis == "location":
             return FactorChoice(override_row(o), ("factor_user_override",))
     row, flags = _pick(grid[grid["zone"] == zone], year)
-    if row is None and _SUBNATIONAL.match(zone):
+    if row is None and SUBNATIONAL.match(zone):
         row, flags = _pick(grid[grid["zone"] == zone[:2]], year)
         flags = [*flags, "factor_national_for_subnational"]
     if row is None:

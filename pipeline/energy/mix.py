@@ -16,18 +16,16 @@ renewable share can be overstated by that amount. Pure function: ledger, config 
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from pipeline.config import Config
+from pipeline.emissions.factors import SUBNATIONAL
 
 RENEWABLE_INSTRUMENTS = ("GO", "REC", "I-REC", "PPA", "green_tariff")
-_SUBNATIONAL = re.compile(r"^[A-Z]{2}-[A-Za-z0-9]+$")
 
 
 def _mix_row(zone: str, year: int, mix: pd.DataFrame) -> dict | None:
-    for z in (zone, zone[:2] if _SUBNATIONAL.match(zone) else None):
+    for z in (zone, zone[:2] if SUBNATIONAL.match(zone) else None):
         if z is None:
             continue
         rows = mix[mix["zone"] == z]
