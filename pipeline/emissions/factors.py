@@ -29,7 +29,6 @@ import pandas as pd
 from pipeline.config import FactorOverride
 from pipeline.evidence import FACTOR_COLUMNS
 
-
 SUBNATIONAL = re.compile(r"^[A-Z]{2}-[A-Za-z0-9]+$")
 
 
