@@ -15,8 +15,12 @@ runs on a guessed reporting boundary:
   operator, PUE source.
 
 ``load_config`` on a draft therefore fails, naming every key still open (``unanswered`` lists them from the
-parsed YAML). Files are recognised with ``pipeline.ingest.sniff``; a file that cannot be read is reported
-with the reason, never fatal to the scan. Files over ``sample_above_bytes`` are recognised from their first
+parsed YAML). Source paths are relative to the draft's folder; a draft written outside the scanned folder
+(``--out`` elsewhere) sets ``allow_paths_outside_config: true``, with a comment saying why and how to do without,
+since a config otherwise reads only files in its own folder.
+
+Files are recognised with ``pipeline.ingest.sniff``; a file that cannot be read is reported with the reason,
+never fatal to the scan. Files over ``sample_above_bytes`` are recognised from their first
 ``sample_rows`` rows (hints then cover those rows only, and say so).
 """
 
@@ -519,6 +523,9 @@ def render(folder: Path, found: list[Found], out_dir: Path) -> str:
         _write_site(w, known, site_files, shown)
 
     w.section("Sources: the files to read")
+    outside = [f for f in known if not _inside(folder / f.path, out_dir)]
+    if outside:
+        _write_allow_outside(w, len(outside), _rel(folder.resolve(), out_dir) or folder.resolve().as_posix())
     if not known:
         w.line("sources: []   # no file was recognised; add sources by hand (see examples/demo/disclosure.yaml)")
     else:
@@ -541,6 +548,23 @@ def render(folder: Path, found: list[Found], out_dir: Path) -> str:
     w.line("# Without phase_rules, all usage is reported as 'unallocated' to a lifecycle phase; see the demo config.")
     w.line("# project_rule: {tag: project, slurm: account}   # the default")
     return w.text()
+
+
+def _inside(path: Path, out_dir: Path) -> bool:
+    """Whether a source file, symlinks followed, is in the config's folder: the test ``Config.check_inside``
+    makes when the config is run."""
+    return path.resolve().is_relative_to(Path(out_dir).resolve())
+
+
+def _write_allow_outside(w: _Writer, n: int, data_folder: str) -> None:
+    """The key a draft written outside the data folder needs, since its source paths leave the config's folder."""
+    w.line(f"# {n} source file(s) below are outside the folder of this file (they are in {data_folder}/). A config")
+    w.line("# reads only files in its own folder and its subfolders unless it sets the key below: a guard against a")
+    w.line("# config that makes a run read - and copy into the evidence pack - files it should not. The draft was")
+    w.line("# written outside the data folder, so init set the key. To keep the guard instead, write the draft inside")
+    w.line("# the data folder (carbon-disclosure init DIR --out DIR/disclosure.yaml) and leave the key out.")
+    w.kv(0, "allow_paths_outside_config", True)
+    w.blank()
 
 
 def _write_site(w: _Writer, known: list[Found], site_files: list[Found], shown: dict[str, str]) -> None:

@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from pipeline import ingest
+from pipeline.check_inputs import check_inputs
+from pipeline.cli import main
 from pipeline.config import config_from_dict, load_config
 from pipeline.errors import ConfigError, InputError, OutputError
 from pipeline.init_config import (
@@ -302,6 +304,38 @@ def test_cloud_only_folder_asks_no_site_questions(tmp_path):
     assert set(unanswered(data)) == {"entity.name", "entity.consolidation_approach", "entity.currency",
                                      "entity.timezone", "period"}
     config_from_dict(_answer(data), file=str(out), base_dir=tmp_path)
+
+
+def test_a_draft_written_outside_the_data_folder_runs_on_its_files(tmp_path):
+    """`init DIR --out PATH` with PATH outside DIR: the source paths start with ../, which a config may follow only
+    with allow_paths_outside_config, so the draft sets it (with a comment saying why) and validates as written."""
+    data = tmp_path / "exports"
+    data.mkdir()
+    shutil.copy(DEMO_DATA / "billing" / "azure_ea_2026Q3.csv", data / "azure.csv")
+    out = tmp_path / "esg" / "disclosure.yaml"
+    assert main(["init", str(data), "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    data_yaml = yaml.safe_load(text)
+    assert data_yaml["sources"][0]["path"] == "../exports/azure.csv"
+    assert data_yaml["allow_paths_outside_config"] is True
+    comment = text.split("allow_paths_outside_config")[0]
+    assert "1 source file(s) below are outside the folder of this file (they are in ../exports/)" in comment
+    assert "--out DIR/disclosure.yaml" in comment
+    out.write_text(yaml.safe_dump(_answer(data_yaml), sort_keys=False), encoding="utf-8")
+    cfg = load_config(out)                      # what `carbon-disclosure validate` loads, then reads every source
+    paths = [p.resolve() for i, s in enumerate(cfg.sources) for p in ingest.expand_paths(cfg, s, i)]
+    assert paths == [(data / "azure.csv").resolve()]
+    (check,) = check_inputs(cfg)
+    assert check.report.rows_read > 0 and check.report.kind == "azure_cost"
+
+
+def test_a_draft_inside_the_data_folder_keeps_the_path_guard(tmp_path):
+    shutil.copy(DEMO_DATA / "billing" / "azure_ea_2026Q3.csv", tmp_path / "azure.csv")
+    out = write_config(tmp_path, scan(tmp_path), tmp_path / "disclosure.yaml")
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert data["sources"][0]["path"] == "azure.csv"
+    assert "allow_paths_outside_config" not in data
+    assert "allow_paths_outside_config" not in out.read_text(encoding="utf-8")
 
 
 def _steps(path: str) -> list[str | int]:

@@ -21,15 +21,19 @@ from collections import Counter
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.errors import InputError
 
@@ -128,11 +132,68 @@ class _GzipGuard(io.RawIOBase):
             super().close()
 
 
+# first bytes of files that are neither text nor gzip (checked before decoding, so the user is told what the
+# file is instead of "not UTF-8"): (magic, what the file is, what to do)
+_COMPRESSED_FIX = "decompress it (or compress it again with gzip, the one compression read) and point the source at it"
+_NOT_TEXT_MAGIC = [
+    (b"PAR1", "a Parquet file, not CSV or JSON text",
+     "if this format can be read from Parquet, give the file a .parquet name; otherwise export it again as CSV"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls) or another OLE document, not text",
+     "use the original CSV export if you have it; otherwise save the sheet as 'CSV UTF-8' and point the source at it"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive, not gzip or text",
+     "extract it and point the source at the file inside"),
+    (b"\xfd7zXZ\x00", "xz-compressed, not gzip or text", _COMPRESSED_FIX),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed, not gzip or text", _COMPRESSED_FIX),
+    (b"%PDF-", "a PDF document, not a data export",
+     "download the data itself (CSV, or Parquet where the format allows it), not the PDF invoice or report"),
+]
+_BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")
+
+
+def _zip_error(path: Path) -> InputError:
+    """What a ZIP-signed file is (an Excel workbook is a ZIP too), naming the files inside when it can."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+    except (zipfile.BadZipFile, OSError, EOFError):
+        names = None                           # a damaged or cut archive: the signature is all there is
+    if names is not None and any(n.startswith("xl/") for n in names):
+        return InputError("is an Excel workbook (.xlsx), not CSV text", file=str(path),
+                          fix="use the original CSV export if you have it; otherwise save the sheet as 'CSV UTF-8' "
+                              "and point the source at the CSV")
+    inside = ""
+    if names:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        inside = f" holding {shown}"
+    return InputError(f"is a ZIP archive{inside}, not gzip or text", file=str(path),
+                      fix="unzip it and point the source at the CSV (or other export) inside")
+
+
+def _refuse_non_text(path: Path, head: bytes) -> None:
+    """InputError when ``head`` (the file's first bytes) is the signature of an archive, workbook or binary
+    format that no text reader can read; nothing for text and gzip."""
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):     # a ZIP archive (with entries / empty): also .xlsx
+        raise _zip_error(path)
+    if _BZIP2.match(head):
+        raise InputError("is bzip2-compressed, not gzip or text", file=str(path), fix=_COMPRESSED_FIX)
+    for magic, what, fix in _NOT_TEXT_MAGIC:
+        if head.startswith(magic):
+            raise InputError(f"is {what}", file=str(path), fix=fix)
+
+
 def _open_text(path: Path) -> io.TextIOBase:
+    """The file as UTF-8 text (gzip decompressed on the fly, behind the limits above). An archive, workbook or
+    other binary format is refused with an InputError that says what the file is (``_refuse_non_text``)."""
     raw = open(path, "rb")
-    head = raw.read(2)
-    raw.seek(0)
-    stream = io.BufferedReader(_GzipGuard(raw, path)) if head == b"\x1f\x8b" else raw
+    try:
+        head = raw.read(10)
+        raw.seek(0)
+        if head[:2] != b"\x1f\x8b":
+            _refuse_non_text(path, head)
+    except BaseException:
+        raw.close()
+        raise
+    stream = io.BufferedReader(_GzipGuard(raw, path)) if head[:2] == b"\x1f\x8b" else raw
     return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
 
 
@@ -231,8 +292,93 @@ def read_text(path: Path, *, what: str) -> str:
                          fix="check that the file is a complete, uncompressed or gzip-compressed export") from None
 
 
+def _is_nested(arrow_type: pa.DataType) -> bool:
+    return (pa.types.is_map(arrow_type) or pa.types.is_struct(arrow_type) or pa.types.is_list(arrow_type)
+            or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type))
+
+
+def _json_text(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _text_scalar(text: str) -> pa.Scalar:
+    return pa.scalar(text, pa.large_string())
+
+
+def _pieces(values: pa.Array) -> pa.Array | None:
+    """Each flat value as self-delimiting text, ``<byte length>:<text>`` (``~`` for null), so that pieces joined
+    end to end tell their values apart. None for a type that has no text cast (nested, binary not UTF-8)."""
+    if _is_nested(values.type):
+        return None
+    try:
+        text = pc.cast(values, pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    length = pc.cast(pc.binary_length(text), pa.large_string())
+    return pc.fill_null(pc.binary_join_element_wise(length, text, _text_scalar(":")), _text_scalar("~"))
+
+
+
+def _signatures(array: pa.Array) -> pa.Array | None:
+    """One string per row that differs exactly when the rows' values differ (``!`` for a null row), built with
+    vectorised Arrow kernels; None when the column is nested more than one level (then converted row by row)."""
+    t = array.type
+    if pa.types.is_struct(t):
+        parts = [_pieces(child) for child in array.flatten()]
+        if any(part is None for part in parts):
+            return None
+        sig = (pc.binary_join_element_wise(*parts, _text_scalar("")) if len(parts) > 1 else parts[0]) if parts \
+            else pa.array([""] * len(array), pa.large_string())
+    elif pa.types.is_map(t) or pa.types.is_list(t) or pa.types.is_large_list(t):
+        if pa.types.is_map(t):
+            keys, items = _pieces(array.keys), _pieces(array.items)
+            entries = (None if keys is None or items is None
+                       else pc.binary_join_element_wise(keys, items, _text_scalar("")))
+        else:
+            entries = _pieces(array.values)
+        if entries is None:
+            return None
+        # .keys / .items / .values are the whole child arrays and .offsets index into them (slices included)
+        lists = pa.LargeListArray.from_arrays(pc.cast(array.offsets, pa.int64()), entries)
+        sig = pc.binary_join(lists, _text_scalar(""))
+    else:
+        return None
+    return pc.if_else(array.is_null(), _text_scalar("!"), sig)
+
+
+def _nested_to_text(array: pa.Array) -> pd.Series:
+    """A nested column as JSON text, converted once per distinct value (found by ``_signatures``)."""
+    sig = _signatures(array)
+    if sig is None:
+        return pd.Series([None if v is None else _json_text(v) for v in array.to_pylist(maps_as_pydicts="lossy")],
+                         dtype="string")
+    codes = pc.dictionary_encode(sig).indices.to_numpy(zero_copy_only=False)
+    _, first = np.unique(codes, return_index=True)           # the first row of each distinct value, by code
+    distinct = array.take(pa.array(first)).to_pylist(maps_as_pydicts="lossy")
+    texts = np.array([None if v is None else _json_text(v) for v in distinct], dtype=object)
+    return pd.Series(texts[codes], dtype="string")
+
+
+def arrow_column_to_text(array: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """One Arrow column as a pandas ``string`` Series (0-based RangeIndex; nulls are <NA>).
+
+    Flat types are converted in one vectorised step, as pandas prints them (``8.0``, ``2026-07-01 00:00:00+00:00``).
+    Nested types become JSON text with sorted keys, so the tag / label readers parse them as they parse a CSV cell:
+    a map -> an object (``{"phase": "training", "project": "llm"}``; a repeated key keeps its last value),
+    a struct -> an object, a list -> an array; dates, decimals and bytes inside them as their ``str()``.
+    A nested value is converted to JSON once per distinct value (real tag columns repeat a few tag sets over many
+    rows); the distinct values of a column nested one level are found with Arrow kernels, not row by row."""
+    if not _is_nested(array.type):
+        return array.to_pandas().astype("string").reset_index(drop=True)
+    if isinstance(array, pa.ChunkedArray):
+        parts = [_nested_to_text(chunk) for chunk in array.chunks]
+        return pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype="string")
+    return _nested_to_text(array)
+
+
 def read_parquet_text(path: Path, *, what: str) -> RawTable:
-    """A flat Parquet file with every cell as text; source_row = 1-based row number in the file."""
+    """A Parquet file with every cell as text (nested columns as JSON text: ``arrow_column_to_text``);
+    source_row = 1-based row number in the file."""
     import pyarrow.parquet as pq
 
     try:
@@ -240,7 +386,9 @@ def read_parquet_text(path: Path, *, what: str) -> RawTable:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for broken files
         raise InputError(f"cannot be read as Parquet: {exc}", file=str(path),
                          fix=f"export the {what} again as Parquet or CSV") from None
-    frame = table.to_pandas().astype("string")
+    frame = pd.DataFrame({name: arrow_column_to_text(column)
+                          for name, column in zip(table.column_names, table.columns)},
+                         index=pd.RangeIndex(table.num_rows))
     frame["source_row"] = pd.Series(range(1, len(frame) + 1), dtype="int64")
     return RawTable(path=path, frame=frame)
 
@@ -274,35 +422,78 @@ def _decode_error_position(path: Path, exc: UnicodeDecodeError) -> tuple[int, in
     return exc.start, None
 
 
+# Appended after a delimited file's last line. csv.reader (strict=False) closes a quoted field left open at the end
+# of the file without a word; the mark is then read into that field, which tells a cut last row from a whole one.
+_END_MARK = "\ue000end of input\ue000"
+_CUT_ROW = ("the file ends inside a quoted field of this row (no closing quote): the row is truncated (export or "
+            "download cut off?) or a quote in it is never closed")
+
+
+def _header_problem(header: list[str], path: Path) -> InputError | None:
+    """Unnamed (empty) or repeated column names: no column of the header can be told by its name."""
+    empty = [k for k, name in enumerate(header, start=1) if not name]
+    if len(empty) > 1:
+        trailing = empty == list(range(len(header) - len(empty) + 1, len(header) + 1))
+        return InputError(
+            f"the header has {len(empty)} empty column names (columns {', '.join(map(str, empty))}"
+            + (": a spreadsheet's trailing commas?" if trailing else "") + ")", file=str(path), row=1,
+            fix="delete the unnamed columns (or give each a name), then save the file again")
+    dup = sorted(h for h, n in Counter(header).items() if n > 1)
+    if dup:
+        return InputError(f"repeats column(s) {', '.join(dup)} in its header", file=str(path), row=1,
+                          fix="remove the duplicated columns")
+    return None
+
+
 def read_delimited(path: Path, *, delimiter: str = ",", what: str, quoting: bool = True) -> RawTable:
-    """Read a delimited text file into strings, keeping line numbers. Short / long rows are errors.
+    """Read a delimited text file into strings, keeping line numbers. Short / long rows, and a last row the file
+    cuts inside a quoted field, are kept and listed in ``malformed`` (quarantined with the reason).
     ``quoting=False`` for formats that never quote (sacct --parsable2): a '"' is then an ordinary character."""
     if not path.is_file():
         raise InputError("file not found", file=str(path), fix="check the source 'path' in the config")
     try:
         with _open_text(path) as fh:
-            reader = csv.reader(fh, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
+            lines_in = itertools.chain(fh, [_END_MARK]) if quoting else fh
+            reader = csv.reader(lines_in, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
             try:
                 header = next(reader)
             except StopIteration:
+                header = [_END_MARK]
+            if header == [_END_MARK] and reader.line_num <= 1:
                 raise InputError(f"the file is empty; expected a {what} with a header row", file=str(path),
-                                 fix=f"export the {what} again, or remove the source from the config") from None
+                                 fix=f"export the {what} again, or remove the source from the config")
+            if quoting and header and header[-1].endswith(_END_MARK):
+                raise InputError("the file ends inside a quoted column name of the header (no closing quote)",
+                                 file=str(path), row=1, fix=f"export the {what} again: the file is cut off")
             if not header:     # a blank first line: no column names, every row would be malformed
                 raise InputError(f"the first line is empty; expected the header row of a {what}", file=str(path),
                                  row=1, fix="remove the blank line(s) above the header")
             header = [h.strip() for h in header]
+            problem = _header_problem(header, path)
+            if problem is not None:
+                raise problem
             rows, lines, malformed = [], [], {}
             for row in reader:
+                cut = quoting and bool(row) and row[-1].endswith(_END_MARK)
+                if cut:
+                    if row == [_END_MARK]:     # the mark on a line of its own: the file ended outside any quotes
+                        break
+                    row[-1] = row[-1][: -len(_END_MARK)]
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
+                why = []
                 if len(row) != len(header):
                     # kept (quarantined with the reason), never dropped: pad / fold into the header's width
-                    malformed[len(rows)] = (f"has {len(row)} fields where the header has {len(header)} "
-                                            "(truncated line or broken quoting)")
+                    why.append(f"has {len(row)} fields where the header has {len(header)} "
+                               "(truncated line or broken quoting)")
                     row = (row + [""] * len(header))[:len(header)] if len(row) < len(header) else \
                         row[:len(header) - 1] + [delimiter.join(row[len(header) - 1:])]
+                if cut:
+                    why.append(_CUT_ROW)
+                if why:
+                    malformed[len(rows)] = "; ".join(why)
                 rows.append(row)
-                lines.append(reader.line_num)
+                lines.append(reader.line_num - 1 if cut else reader.line_num)   # the mark's line is not the file's
     except UnicodeDecodeError as exc:
         offset, line = _decode_error_position(path, exc)
         raise InputError(f"is not UTF-8 text ({exc.reason} at byte {offset})", file=str(path), row=line,
@@ -310,14 +501,52 @@ def read_delimited(path: Path, *, delimiter: str = ",", what: str, quoting: bool
     except (OSError, EOFError, csv.Error) as exc:
         raise InputError(f"cannot be read as {what}: {exc}", file=str(path),
                          fix="check that the file is a complete, uncompressed or gzip-compressed text export") from None
-    dup = sorted(h for h, n in Counter(header).items() if n > 1)
-    if dup:
-        raise InputError(f"repeats column(s) {', '.join(dup)} in its header", file=str(path), row=1,
-                         fix="remove the duplicated columns")
     frame = pd.DataFrame(rows, columns=header, dtype="string") if rows else pd.DataFrame(
         {h: pd.Series(dtype="string") for h in header})
     frame["source_row"] = pd.Series(lines, dtype="int64")
     return RawTable(path=path, frame=frame, malformed=malformed)
+
+
+def _row_runs(pairs: list[tuple[int, int]], limit: int = 5) -> str:
+    """[(5, 2), (6, 3), (7, 4), (12, 2)] -> "rows 5-7 repeat 2-4, row 12 repeats 2": (repeat, first) pairs sorted
+    by repeat, runs where both sides step by one written as ranges; ``limit`` runs shown."""
+    runs: list[list[tuple[int, int]]] = []
+    for rep, first in pairs:
+        if runs and rep == runs[-1][-1][0] + 1 and first == runs[-1][-1][1] + 1:
+            runs[-1].append((rep, first))
+        else:
+            runs.append([(rep, first)])
+    parts = []
+    for run in runs[:limit]:
+        (r0, f0), (r1, f1) = run[0], run[-1]
+        parts.append(f"row {r0} repeats {f0}" if len(run) == 1 else f"rows {r0}-{r1} repeat {f0}-{f1}")
+    more = f", and {len(runs) - limit} more run(s)" if len(runs) > limit else ""
+    return ", ".join(parts) + more
+
+
+def identical_rows_note(raw: RawTable) -> str | None:
+    """The note for rows whose every raw cell equals an earlier row's (None if there are none), for formats whose
+    rows carry no line-item id (Azure cost details, Google Cloud billing): such a repeat cannot be told from a
+    second, identical charge, so it is read like any row; the note makes a twice-delivered file visible. Rows the
+    reader already found malformed (quarantined) are left out."""
+    cells = raw.frame.drop(columns=["source_row"]).drop(index=list(raw.malformed), errors="ignore")
+    if len(cells) < 2 or cells.shape[1] == 0:
+        return None
+    # one vectorised hash per row finds the candidates; they are then compared cell by cell (no hash collision)
+    maybe = pd.util.hash_pandas_object(cells, index=False).duplicated(keep=False)
+    if not maybe.any():
+        return None
+    cand = cells[maybe]
+    repeat = cand.duplicated(keep="first")
+    if not repeat.any():
+        return None
+    group = cand.groupby(list(cand.columns), dropna=False, sort=False).ngroup()
+    rows = raw.frame.loc[cand.index, "source_row"].astype("int64")
+    first = rows.groupby(group).transform("min")
+    pairs = sorted(zip(rows[repeat].tolist(), first[repeat].tolist()))
+    return (f"{len(pairs)} row(s) identical to an earlier row of this file ({_row_runs(pairs)}): read as separate "
+            "charges, since the export has no line-item id to tell a repeat from a second identical charge; check "
+            "whether the file was delivered twice")
 
 
 def nullify(s: pd.Series) -> pd.Series:

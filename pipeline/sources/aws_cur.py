@@ -52,14 +52,20 @@ import re
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.canonical import USAGE, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
-from pipeline.sources._text import RawTable, nullify, read_delimited, to_number, to_utc
-from pipeline.sources._text import loads_json_cell
+from pipeline.sources._text import (
+    RawTable,
+    arrow_column_to_text,
+    loads_json_cell,
+    nullify,
+    read_delimited,
+    to_number,
+    to_utc,
+)
 
 KIND = "aws_cur"
 FAMILY = "usage"
@@ -197,26 +203,6 @@ def _is_parquet(path: Path) -> bool:
         return False
 
 
-def _json_cell(value: object) -> str | None:
-    """A nested Parquet cell (map -> list of pairs, struct -> dict, list) as JSON text."""
-    if value is None:
-        return None
-    if isinstance(value, list) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
-        value = {str(k): v for k, v in value}
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-
-
-def _arrow_to_text(table: pa.Table) -> pd.DataFrame:
-    data = {}
-    for name, column in zip(table.column_names, table.columns):
-        t = column.type
-        if pa.types.is_map(t) or pa.types.is_struct(t) or pa.types.is_list(t) or pa.types.is_large_list(t):
-            data[name] = pd.Series([_json_cell(v) for v in column.to_pylist()], dtype="string")
-        else:
-            data[name] = column.to_pandas().astype("string").reset_index(drop=True)
-    return pd.DataFrame(data) if data else pd.DataFrame(index=range(table.num_rows))
-
-
 def _legacy_tag_name(snake: str) -> str:
     """resource_tags_user_project -> resourceTags/user:project (legacy Parquet / Athena names)."""
     rest = snake[len(_SNAKE_TAG_PREFIX):]
@@ -257,7 +243,9 @@ def read_raw(path: Path) -> RawTable:
         dup = sorted({c for c in names if names.count(c) > 1})
         if dup:
             raise InputError(f"repeats column(s) {', '.join(dup)}", file=str(path), fix="remove the duplicated columns")
-        frame = _arrow_to_text(table)
+        frame = pd.DataFrame({name: arrow_column_to_text(column)
+                              for name, column in zip(table.column_names, table.columns)},
+                             index=pd.RangeIndex(table.num_rows))
         frame["source_row"] = pd.Series(range(1, len(frame) + 1), dtype="int64")
         raw = RawTable(path=path, frame=frame)
     else:

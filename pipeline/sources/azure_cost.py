@@ -19,7 +19,9 @@ Mapping to the canonical usage frame:
     BillingCurrency   -> currency
     Tags              -> tags_json (also the EA form without braces: ``"k": "v","k2": "v2"``)
     line_item_id      left empty: Azure cost details carry no line-item id (the docs say records are not
-                      uniquely identified), so the duplicate-line check does not apply.
+                      uniquely identified), so the duplicate-line check does not apply. Rows identical in every
+                      cell to an earlier row are read as separate charges and counted in a note
+                      (``identical_rows_note``: a file delivered twice shows there).
 
 ChargeType -> charge_category (no ChargeType column: every row is Usage):
     Usage -> Usage;  Purchase -> Purchase;  Refund -> Credit;  Credit -> Credit;  Tax -> Tax;
@@ -61,6 +63,7 @@ from pipeline.errors import InputError
 from pipeline.sources import Parsed
 from pipeline.sources._text import (
     RawTable,
+    identical_rows_note,
     loads_json_cell,
     read_parquet_text,
     normalise_tags,
@@ -321,6 +324,9 @@ def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
     unreadable = int((~tags.map(lambda t: t[1]).astype(bool)).sum())
     out["contract_id"] = pd.Series(pd.NA, index=f.index, dtype="string")
     notes = []
+    repeated = identical_rows_note(raw)
+    if repeated:
+        notes.append(repeated)
     if _date_order(f, source_label) == "%d/%m/%Y":
         notes.append("the Date column is day first (a value such as DD/MM/YYYY with a day above 12: the file was re-saved "
                      "in a day-first locale): every slash date of the file was read day first")

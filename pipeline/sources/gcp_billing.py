@@ -20,7 +20,8 @@ Mapping to the canonical usage frame:
     labels -> tags_json (list of {key, value} or a JSON object; sorted keys)
     system_labels ``compute.googleapis.com/machine_spec`` -> instance_type (any row that carries it; the
                          usage_kind stays the component's: vCPU / RAM / GPU rows of one VM keep their kinds)
-    line_item_id left empty (the export has no line id).
+    line_item_id left empty (the export has no line id); records identical in every field to an earlier one are
+                         read as separate charges and counted in a note (``identical_rows_note``).
     cost is the cost before credits: ``credits`` are never netted into cost; their total per currency is given in
     the notes.
 
@@ -65,6 +66,7 @@ from pipeline.sources._text import (
     JsonLimitError,
     RawTable,
     _open_text,
+    identical_rows_note,
     loads_json,
     loads_json_cell,
     nullify,
@@ -89,6 +91,12 @@ KNOWN_STRUCTS = {
     "invoice": ["month", "publisher_type"], "resource": ["name", "global_name"],
     "adjustment_info": ["id", "description", "mode", "type"],
 }
+# the export's documented columns (flattened names): a missing column is never told to be "renamed" from one of
+# these (ingest._header_check), e.g. usage.amount_in_pricing_units to usage.amount
+KNOWN_COLUMNS = [f"{top}.{sub}" for top, subs in KNOWN_STRUCTS.items() for sub in subs] + [
+    "billing_account_id", "usage_start_time", "usage_end_time", "labels", "system_labels", "tags", "cost", "currency",
+    "currency_conversion_rate", "credits", "cost_type", "export_time", "cost_at_list", "transaction_type",
+    "seller_name"]
 _UNDERSCORE_ALIASES = {f"{top}_{sub}": f"{top}.{sub}" for top, subs in KNOWN_STRUCTS.items() for sub in subs}
 
 COST_TYPES = {"regular": "Usage", "tax": "Tax", "adjustment": "Adjustment", "rounding_error": "Adjustment"}
@@ -389,6 +397,9 @@ def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
     out["contract_id"] = pd.Series(pd.NA, index=f.index, dtype="string")
 
     notes = []
+    repeated = identical_rows_note(raw)
+    if repeated:
+        notes.append(repeated)
     unreadable = int((~labels.map(lambda kv: kv[1]).astype(bool)).sum())
     if unreadable:
         notes.append(f"{unreadable} row(s) with unreadable labels JSON kept with no tags (phase: unallocated)")

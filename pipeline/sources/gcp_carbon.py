@@ -50,6 +50,7 @@ REQUIRED = ["usage_month", "billing_account_id", "project.id", "service.descript
 KNOWN = REQUIRED + ["project.number", "service.id", "location.location", f"{TOTAL}.market_based",
                     f"{TOTAL}.after_offsets", f"{PARTS}.scope1", f"{PARTS}.scope2.location_based",
                     f"{PARTS}.scope2.market_based", f"{PARTS}.scope3"]
+KNOWN_COLUMNS = KNOWN      # the documented columns: never suggested as a rename for another (ingest._header_check)
 SOURCE_COLUMNS = {"month": "usage_month", "month_mid_utc": "usage_month",
                   "location_based_kg_co2e": f"{TOTAL}.location_based",
                   "market_based_kg_co2e": f"{TOTAL}.market_based", "has_figure": f"{TOTAL}.location_based"}
@@ -106,7 +107,9 @@ def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
             notes.append(f"{basis} total summed from scope1 + scope2 + scope3 (no total column in the file)")
     if f"{TOTAL}.market_based" not in f.columns and not mb_summed:
         notes.append("no market-based figure in this export (column absent): market_based_kg_co2e left empty")
-    no_project = int(out["account_id"].isna().sum())
+    # counted over the rows read (a row the reader found malformed is quarantined, not kept)
+    readable = ~out.index.isin(list(raw.malformed))
+    no_project = int((out["account_id"].isna() & readable).sum())
     if no_project:
         notes.append(f"{no_project} row(s) with no project (project.id and project.number empty): kept with an "
                      "empty account_id")

@@ -58,6 +58,16 @@ REQUIRED = ["lineItem/intervalUsageStart", "lineItem/intervalUsageEnd", "product
 SOURCE_COLUMNS = {"usage_start_utc": "lineItem/intervalUsageStart", "usage_end_utc": "lineItem/intervalUsageEnd",
                   "cost": "cost/myCost", "quantity": "usage/billedQuantity", "charge_category": "lineItem/isCorrection",
                   "line_item_id": "lineItem/referenceNo"}
+# the cost report's documented columns (besides tags/*): a missing column is never told to be "renamed" from one
+# of these (ingest._header_check), e.g. cost/myCostOverage (the overage part) to cost/myCost
+KNOWN_COLUMNS = [
+    "lineItem/referenceNo", "lineItem/tenantId", "lineItem/intervalUsageStart", "lineItem/intervalUsageEnd",
+    "product/service", "product/compartmentId", "product/compartmentName", "product/region",
+    "product/availabilityDomain", "product/resourceId", "usage/billedQuantity", "usage/billedQuantityOverage",
+    "cost/subscriptionId", "cost/productSku", "product/Description", "cost/unitPrice", "cost/unitPriceOverage",
+    "cost/myCost", "cost/myCostOverage", "cost/currencyCode", "cost/billingUnitReadable", "cost/skuUnitDescription",
+    "cost/overageFlag", "lineItem/isCorrection", "lineItem/backreferenceNo",
+]
 
 CORRECTION_REASON = "correction of an earlier line (lineItem/backreferenceNo)"
 TAG_PREFIX = "tags/"
