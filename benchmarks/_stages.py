@@ -78,7 +78,11 @@ def install() -> None:
     from pipeline import ingest
     from pipeline.emissions import provider_reported
     from pipeline.energy import cloud, meters, site, site_telemetry, telemetry
+    from pipeline.sources import _chunks
+    from pipeline.usage_groups import UsageGroups
+    from pipeline.validate.cross_chunk import LineItemSpill
     from pipeline.validate.great_expectations import Validator
+    from pipeline.validate.quarantine import QuarantineWriter
 
     # --- run()
     patch(prun, "input_fingerprint", "input_fingerprint (sha256 of inputs)")
@@ -98,7 +102,10 @@ def install() -> None:
     patch(Validator, "run", lambda self, source_id, suite, *a, **k: f"GX {suite}",
           lambda r, self, source_id, suite, frame, *a, **k: len(frame))
     patch(ingest, "_family_checks", "family checks", lambda r, family, frame, *a, **k: len(frame))
-    patch(ingest, "write_quarantine", "write_quarantine", lambda r, out, sid, raw, index, *a, **k: len(index))
+    patch(QuarantineWriter, "add", "quarantine", lambda r, self, raw, index, *a, **k: len(index))
+    patch(_chunks, "batch_to_text", "read chunk (Parquet batch -> text)", lambda r, *a, **k: len(r))
+    patch(UsageGroups, "add", "usage groups (sum chunk)", lambda r, self, chunk, *a, **k: len(chunk))
+    patch(LineItemSpill, "add", "line-item spill", lambda r, self, ids, *a, **k: len(ids))
     patch(ingest, "sha256_file", "sha256")
     # --- compute(): cloud
     patch(prun, "assign_contracts", "assign_contracts", _len(0))

@@ -6,16 +6,19 @@ Aggregation keeps the worst energy basis and ORs the default flags; source rows 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from pipeline.canonical import or_flags
+from pipeline.canonical import or_flags, ranges_text
 from pipeline.classify.scope import Decision
 from pipeline.config import Config
 from pipeline.errors import ValidationFailed
 from pipeline.energy.site import _ranges, match_phase
 from pipeline.evidence import EvidenceLibrary
 from pipeline.period import month_of
+from pipeline.usage_groups import MAX_LISTED_ROWS, groups_text, rows_by_group
 
 UNKNOWN_CURRENCY = "unknown"    # cost whose billing currency is missing or not a 3-letter code
 
@@ -61,7 +64,8 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
     for (prov, svc, cur), grp in est.groupby([est["provider"].fillna(""), est["service"].fillna(""), est["currency"]],
                                              sort=True):
         covered = grp["energy_kwh"].notna()
-        completeness.append({"provider": prov, "service": svc, "rows": int(len(grp)), "rows_estimated": int(covered.sum()),
+        n = _row_counts(grp)
+        completeness.append({"provider": prov, "service": svc, "rows": int(n.sum()), "rows_estimated": int(n[covered].sum()),
                              "cost": float(grp["cost"].sum()), "cost_estimated": float(grp.loc[covered, "cost"].sum()),
                              "currency": cur})
     unestimated = []
@@ -69,7 +73,7 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
         g = unest.groupby([unest["provider"].fillna(""), unest["service"].fillna(""),
                            unest["not_estimated_reason"].fillna(""), unest["currency"]], sort=True)
         for (prov, svc, reason, cur), grp in g:
-            unestimated.append({"provider": prov, "service": svc, "reason": reason, "rows": int(len(grp)),
+            unestimated.append({"provider": prov, "service": svc, "reason": reason, "rows": int(_row_counts(grp).sum()),
                                 "cost": float(grp["cost"].sum()), "currency": cur})
     if ok.empty:
         return pd.DataFrame(), unestimated, completeness
@@ -95,6 +99,7 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
     ok["service"] = ok["service"].fillna("")
     ok["account_id"] = ok["account_id"].fillna(ok["billing_account_id"]).fillna("")
     recs = []
+    listed = _listed_rows(ok, GROUP + ["currency"])
     for key, grp in ok.groupby(GROUP + ["currency"], sort=True, dropna=False):
         rec = dict(zip(GROUP, key[:-1]))
         rec.update({
@@ -102,10 +107,38 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
             "defaults_used": or_flags(grp["defaults_used"]), "cost": float(grp["cost"].sum()),
             "cost_currency": ";".join(sorted(grp["currency"].dropna().unique())),
             "source_file": ";".join(sorted(grp["source_file"].astype(str).unique())),
-            "source_rows": _ranges(grp["source_row"]),
+            "source_rows": _source_rows(grp, listed),
         })
         recs.append(rec)
     return _with_decision(pd.DataFrame(recs), cfg, decisions), unestimated, completeness
+
+
+def _row_counts(grp: pd.DataFrame) -> pd.Series:
+    """Billing rows behind each row of a usage frame: 1 per row, or the group's count for usage groups."""
+    return grp["rows"] if "rows" in grp.columns else pd.Series(1, index=grp.index)
+
+
+def _listed_rows(ok: pd.DataFrame, keys: list[str]) -> dict:
+    """(row map file, usage group) -> its source rows, for the groups of activities small enough to list their
+    rows (one scan of each row map)."""
+    if "usage_group" not in ok.columns or "row_map_file" not in ok.columns:
+        return {}
+    total = ok.groupby(keys, sort=False, dropna=False)["rows"].transform("sum")
+    small = ok[total <= MAX_LISTED_ROWS]
+    return {(f, g): rows for f, part in small.groupby("row_map_file", sort=True)
+            for g, rows in rows_by_group(Path(f), part["usage_group"].unique()).items()}
+
+
+def _source_rows(grp: pd.DataFrame, listed: dict) -> str:
+    """The source rows of an activity: as ranges (``2-5,9``) while there are at most MAX_LISTED_ROWS of them,
+    else a reference to the usage groups in the drill-down row map of each file."""
+    if "usage_group" not in grp.columns or "row_map_file" not in grp.columns:
+        return _ranges(grp["source_row"])
+    if int(grp["rows"].sum()) <= MAX_LISTED_ROWS:
+        return ranges_text(np.concatenate([listed.get((f, int(g)), np.empty(0, dtype=np.int64))
+                                           for f, g in zip(grp["row_map_file"], grp["usage_group"])]))
+    return "; ".join(groups_text(str(g["row_map"].iloc[0]), [int(x) for x in g["usage_group"]], int(g["rows"].sum()))
+                     for _, g in grp.groupby("row_map_file", sort=True))
 
 
 def site_slices(slices: pd.DataFrame, cfg: Config, contract_id: str, decisions: dict[str, Decision]) -> pd.DataFrame:

@@ -7,6 +7,7 @@ Timestamps are timezone-aware UTC.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 # Cloud billing usage rows (FOCUS, CUR, ...)
@@ -166,6 +167,17 @@ def conform(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
 def worst_basis(values) -> str:
     vals = [v for v in values if isinstance(v, str) and v in BASIS_RANK]
     return max(vals, key=BASIS_RANK.__getitem__) if vals else "estimated"
+
+
+def ranges_text(rows) -> str:
+    """Row numbers as ranges: 2-5,9,12-13 (sorted, each number once)."""
+    nums = np.unique(np.asarray(rows, dtype="int64"))
+    if not len(nums):
+        return ""
+    breaks = np.flatnonzero(np.diff(nums) != 1)
+    starts = np.concatenate([nums[:1], nums[breaks + 1]])
+    ends = np.concatenate([nums[breaks], nums[-1:]])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in zip(starts, ends))
 
 
 def or_flags(values) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +20,12 @@ from pipeline.errors import ConfigError, InputError, ValidationFailed
 from pipeline.period import PeriodBounds
 from pipeline.result import FailedExpectation, InputReport
 from pipeline.sources import Parsed, focus, meter_readings, slurm_sacct
+from pipeline.sources._chunks import DEFAULT_CHUNK_ROWS, iter_raw
 from pipeline.sources._text import InputLimitExceeded, RawTable, read_delimited, sha256_file
 from pipeline.validate.great_expectations import Validator
-from pipeline.validate.quarantine import write_quarantine
+from pipeline.validate.cross_chunk import LineItemSpill
+from pipeline.usage_groups import ROW_MAP_DIR, UsageGroups
+from pipeline.validate.quarantine import QuarantineWriter, safe_name
 
 ADAPTERS = {m.KIND: m for m in (focus, slurm_sacct, meter_readings)}
 
@@ -129,9 +133,12 @@ def _header_check(validator: Validator, src_id: str, kind: str, raw: RawTable, l
     if outcome.success:
         return
     present = raw.columns
-    # a rename is suggested only from columns the format does not already use under their own name
+    # a rename is suggested only from columns the format does not document under their own name: the adapter's
+    # REQUIRED, SOURCE_COLUMNS and KNOWN_COLUMNS (its documented columns) are never candidates, so a close name
+    # that is another column of the format (cost/myCostOverage for cost/myCost) is not offered as the fix
     adapter = ADAPTERS.get(kind)
-    known = set(getattr(adapter, "REQUIRED", [])) | set(getattr(adapter, "SOURCE_COLUMNS", {}).values())
+    known = (set(getattr(adapter, "REQUIRED", [])) | set(getattr(adapter, "SOURCE_COLUMNS", {}).values())
+             | set(getattr(adapter, "KNOWN_COLUMNS", [])))
     candidates = [c for c in present if c not in known]
     problems = []
     for p in outcome.table_problems:
@@ -224,8 +231,54 @@ def _family_checks(family: str, frame: pd.DataFrame, parsed: Parsed, reasons: di
             reasons[i] = [("merged_into_quarantined_row", f"{note}; that row is quarantined")]
 
 
+class RowCollector:
+    """The default sink of ``ingest_source``: keeps every accepted canonical row (``Ingested.frame``)."""
+
+    def __init__(self) -> None:
+        self._frames: list[pd.DataFrame] = []
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        self._frames.append(chunk)
+
+    def frame(self, template: pd.DataFrame) -> pd.DataFrame:
+        frames = [f for f in self._frames if len(f)] or [template]
+        return frames[0] if len(frames) == 1 else pd.concat(frames)
+
+
+_COUNTED_NOTE = re.compile(r"^(\d[\d,]*) (.+)$", re.S)
+
+
+def _merge_notes(notes: list[str]) -> list[str]:
+    """Notes of several chunks as one list: "<n> row(s) ..." notes with the same text are summed."""
+    merged: dict[str, int | None] = {}
+    for note in notes:
+        m = _COUNTED_NOTE.match(note)
+        if m:
+            key = m.group(2)
+            merged[key] = (merged.get(key) or 0) + int(m.group(1).replace(",", ""))
+        else:
+            merged.setdefault(note, None)
+    return [f"{n:,} {k}" if n is not None and n >= 1000 else (f"{n} {k}" if n is not None else k)
+            for k, n in merged.items()]
+
+
+def _merge_failed(suite: list[FailedExpectation], extra: dict[str, int]) -> list[FailedExpectation]:
+    """The suite's failed expectations summed over chunks, then the checks outside the suite (sorted)."""
+    counts: dict[tuple, int] = {}
+    for f in suite:
+        key = (f.expectation, f.column, f.stops_run)
+        counts[key] = counts.get(key, 0) + f.unexpected_count
+    return ([FailedExpectation(e, c, n, t) for (e, c, t), n in counts.items()]
+            + [FailedExpectation(e, None, n, False) for e, n in sorted(extra.items())])
+
+
 def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: Validator,
-                  bounds: PeriodBounds, out_dir: Path) -> Ingested:
+                  bounds: PeriodBounds, out_dir: Path, *, sink_factory=RowCollector, usage_sink_factory=None,
+                  chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Ingested:
+    """Reads, validates and quarantines one file. Billing files are read in chunks of ``chunk_rows`` rows
+    (Parquet record batches); every accepted chunk goes to a sink (``sink_factory()``, default: keep the rows;
+    a run sums billing rows into usage groups, ``pipeline.usage_groups``), so the file is never whole in
+    memory. Duplicate line items across chunks are found exactly (``pipeline.validate.cross_chunk``)."""
     label = _label(cfg, path)
     kind = sniff(path, label) if src.kind == "auto" else src.kind
     adapter = ADAPTERS.get(kind)
@@ -239,55 +292,130 @@ def ingest_source(cfg: Config, src: Source, src_id: str, path: Path, validator: 
     if family in ("job", "meter", "power") and not src.site:
         raise ConfigError(f"{label} was recognised as {kind}: the source needs 'site'", fix="name the site")
 
-    raw = adapter.read_raw(path)
-    _header_check(validator, src_id, kind, raw, label)
-    parsed = _parse(cfg, src, adapter, raw, label)
-    frame = parsed.frame
-    notes = list(parsed.notes)
-    if family == "usage" and len(frame):
-        cur = frame["currency"].fillna("")
-        odd = ~cur.str.fullmatch(r"[A-Z]{3}") & (frame["cost"].fillna(0) != 0)
-        if odd.any():
-            shown = ", ".join(sorted({repr(c) for c in cur[odd]})[:5])
-            notes.append(f"{int(odd.sum())} row(s) with a cost but no three-letter currency code ({shown}): their cost "
-                         "is reported under currency 'unknown', never added to another currency's")
+    if family == "usage" and usage_sink_factory is not None:
+        sink_factory = usage_sink_factory
+    repeats: dict[int, tuple[str, int]] = {}
+    while True:
+        result = _read_chunks(cfg, src, src_id, path, validator, bounds, out_dir, label, kind, adapter,
+                              sink_factory, chunk_rows, repeats)
+        if isinstance(result, Ingested):
+            return result
+        repeats = result        # repeated line items across chunks: read again with them known
+
+
+def _read_chunks(cfg, src, src_id, path, validator, bounds, out_dir, label, kind, adapter, sink_factory,
+                 chunk_rows, repeats):
+    family = adapter.FAMILY
+    chunks = iter_raw(adapter, path, chunk_rows=chunk_rows) if family == "usage" else iter([adapter.read_raw(path)])
+    params = {"period_start_utc": bounds.start_utc.isoformat(), "period_end_utc": bounds.end_utc.isoformat()}
+    sink = sink_factory()
+    quarantine = QuarantineWriter(out_dir, src_id)
+    spill = None
+    notes: list[str] = []
+    failed: list[FailedExpectation] = []
+    extra_fails: dict[str, int] = {}
+    rows_read = n_chunks = 0
+    template = first_ids = None
+    try:
+        for raw in chunks:
+            if n_chunks == 0:
+                # a header already validated for this format (the other files of a glob) is not checked again
+                seen = (kind, tuple(raw.columns))
+                if seen not in validator.passed_headers:
+                    _header_check(validator, src_id, kind, raw, label)
+                    validator.passed_headers.add(seen)
+            elif n_chunks == 1 and family == "usage" and not repeats:
+                spill = LineItemSpill(partitions=max(1, _file_rows(path) // max(chunk_rows, 1)), workdir=out_dir)
+                if first_ids is not None:
+                    spill.add(*first_ids)
+            n_chunks += 1
+            parsed = _parse(cfg, src, adapter, raw, label)
+            frame = parsed.frame
+            notes += parsed.notes
+            if family == "usage" and len(frame):
+                cur = frame["currency"].fillna("")
+                odd = ~cur.str.fullmatch(r"[A-Z]{3}") & (frame["cost"].fillna(0) != 0)
+                if odd.any():
+                    shown = ", ".join(sorted({repr(c) for c in cur[odd]})[:5])
+                    notes.append(f"{int(odd.sum())} row(s) with a cost but no three-letter currency code ({shown}): "
+                                 "their cost is reported under currency 'unknown', never added to another currency's")
+            outcome = validator.run(src_id, f"{family}.rows", frame, params)
+            if outcome.table_problems:
+                raise ValidationFailed("validation could not be completed", file=label, problems=outcome.table_problems,
+                                       fix="this is likely a bug or an unsupported file variant; please report it with the file")
+            reasons: dict = {i: list(r) for i, r in parsed.quarantine.items()}
+            for i, code_reason in raw.malformed.items():
+                reasons.setdefault(i, []).append(("row_has_wrong_field_count", code_reason))
+            for i, rs in outcome.row_reasons.items():
+                for exp, reason in rs:
+                    column = outcome.reason_columns.get((exp, reason))
+                    reasons.setdefault(i, []).append((exp, reason + _raw_value_note(adapter, raw, i, column)))
+            for i in frame.index.intersection(pd.Index(list(repeats), dtype=frame.index.dtype)):
+                oid, first_row = repeats[int(i)]
+                reasons.setdefault(i, []).append((
+                    "duplicate_line_item", f"line item {oid} appears again in this file (first kept, row {first_row}; "
+                    "re-delivered or duplicated export?)"))
+            _family_checks(family, frame, parsed, reasons)
+
+            quarantined = pd.Index(sorted(reasons, key=int))
+            accepted = frame.drop(index=quarantined, errors="ignore")
+            rows_read += len(raw.frame)
+            quarantine.add(raw, quarantined, reasons)
+            failed += list(outcome.failed)
+            suite_types = {f.expectation for f in outcome.failed}
+            for rs in reasons.values():
+                for exp, _ in rs:
+                    if exp not in suite_types:
+                        extra_fails[exp] = extra_fails.get(exp, 0) + 1
+            if template is None:
+                template = accepted.head(0)
+            if family == "usage" and "line_item_id" in accepted:
+                ids = (accepted["line_item_id"], accepted.index.to_numpy(), accepted["source_row"].to_numpy())
+                if spill is not None:
+                    spill.add(*ids)
+                elif n_chunks == 1:
+                    first_ids = ids      # spilled only if the file has a second chunk
+            sink.add(accepted)
+            del raw, parsed, frame, accepted
+        if spill is not None and not repeats:
+            found = spill.repeats()
+            if found:
+                quarantine.discard()
+                return found
+        qfile = quarantine.commit()
+    except BaseException:
+        quarantine.discard()
+        raise
+    finally:
+        if spill is not None:
+            spill.close()
+    if n_chunks > 1:
+        notes.insert(0, f"read in {n_chunks} chunks of up to {chunk_rows:,} rows")
     if src.kind == "auto":
         notes.insert(0, f"format recognised from the header: {kind}")
-
-    params = {"period_start_utc": bounds.start_utc.isoformat(), "period_end_utc": bounds.end_utc.isoformat()}
-    outcome = validator.run(src_id, f"{family}.rows", frame, params)
-    if outcome.table_problems:
-        raise ValidationFailed("validation could not be completed", file=label, problems=outcome.table_problems,
-                               fix="this is likely a bug or an unsupported file variant; please report it with the file")
-
-    reasons: dict = {i: list(r) for i, r in parsed.quarantine.items()}
-    for i, code_reason in raw.malformed.items():
-        reasons.setdefault(i, []).append(("row_has_wrong_field_count", code_reason))
-    for i, rs in outcome.row_reasons.items():
-        for exp, reason in rs:
-            column = outcome.reason_columns.get((exp, reason))
-            reasons.setdefault(i, []).append((exp, reason + _raw_value_note(adapter, raw, i, column)))
-    _family_checks(family, frame, parsed, reasons)
-
-    quarantined = pd.Index(sorted(reasons, key=int))
-    accepted = frame.drop(index=quarantined, errors="ignore")
-    rows_read = len(raw.frame)
-    qfile = write_quarantine(out_dir, src_id, raw, quarantined, reasons) if len(quarantined) else None
-    suite_types = {f.expectation for f in outcome.failed}
-    extra_fails: dict[str, int] = {}
-    for rs in reasons.values():
-        for exp, _ in rs:
-            if exp not in suite_types:
-                extra_fails[exp] = extra_fails.get(exp, 0) + 1
-    failed = list(outcome.failed) + [FailedExpectation(e, None, n, False) for e, n in sorted(extra_fails.items())]
     report = InputReport(
         source_id=src_id, kind=kind, path=label, sha256=sha256_file(path), rows_read=rows_read,
-        rows_accepted=rows_read - len(quarantined), rows_quarantined=len(quarantined),
-        quarantine_file=qfile, failed_expectations=tuple(failed), notes=tuple(notes))
-    return Ingested(source=src, kind=kind, family=family, path=path, label=label, frame=accepted, report=report)
+        rows_accepted=rows_read - quarantine.rows, rows_quarantined=quarantine.rows,
+        quarantine_file=qfile, failed_expectations=tuple(_merge_failed(failed, extra_fails)), notes=tuple(_merge_notes(notes)))
+    frame = sink.frame(template)
+    extra = {"row_map": sink.row_map_path} if getattr(sink, "row_map_path", None) else {}
+    return Ingested(source=src, kind=kind, family=family, path=path, label=label, frame=frame, report=report,
+                    extra=extra)
 
 
-def ingest_all(cfg: Config, validator: Validator, bounds: PeriodBounds, out_dir: Path) -> list[Ingested]:
+def _file_rows(path: Path) -> int:
+    """Rows of a Parquet file from its footer (sizes the duplicate-check partitions); 0 when unknown."""
+    try:
+        import pyarrow.parquet as pq
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception:  # noqa: BLE001 - only a size hint
+        return 0
+
+
+def ingest_all(cfg: Config, validator: Validator, bounds: PeriodBounds, out_dir: Path, *,
+               group_usage: bool = False) -> list[Ingested]:
+    """Every source file, in config order. ``group_usage``: billing rows are summed into usage groups as they
+    are read (``pipeline.usage_groups``; what a run does), with each row's group in ``out_dir/drilldown``."""
     results = []
     # every path is checked before any file is read, so a typo is reported at once
     all_paths = [expand_paths(cfg, src, index) for index, src in enumerate(cfg.sources)]
@@ -296,5 +424,17 @@ def ingest_all(cfg: Config, validator: Validator, bounds: PeriodBounds, out_dir:
             src_id = src.id or path.stem
             if src.id and len(paths) > 1:
                 src_id = f"{src.id}:{path.name}"
-            results.append(ingest_source(cfg, src, src_id, path, validator, bounds, out_dir))
+            usage_sink = row_map = None
+            if group_usage:
+                row_map = out_dir / ROW_MAP_DIR / f"{safe_name(src_id)}.usage_rows.parquet"
+                usage_sink = lambda row_map=row_map: UsageGroups(cfg.entity.timezone, row_map)  # noqa: E731
+            if cfg.engine == "spark":        # billing files on Spark (docs/engines.md); other families below
+                from pipeline.engines.spark import ingest_if_usage
+
+                done = ingest_if_usage(cfg, src, src_id, path, validator, bounds, out_dir, row_map=row_map)
+                if done is not None:
+                    results.append(done)
+                    continue
+            results.append(ingest_source(cfg, src, src_id, path, validator, bounds, out_dir,
+                                         usage_sink_factory=usage_sink))
     return results

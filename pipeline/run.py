@@ -74,7 +74,7 @@ def compute(cfg: Config, work_dir: Path, *, previous: Path | None = None
     bounds = period_bounds(cfg)
     validator = Validator(work_dir / "validation")
     log_event("start", config=str(cfg.config_path or ""), period=cfg.period.label, sources=len(cfg.sources))
-    ingested = ingest_all(cfg, validator, bounds, work_dir)
+    ingested = ingest_all(cfg, validator, bounds, work_dir, group_usage=True)
     for ing in ingested:
         r = ing.report
         log_event("ingested", source=r.source_id, kind=r.kind, rows_read=r.rows_read, rows_accepted=r.rows_accepted,
@@ -88,6 +88,9 @@ def compute(cfg: Config, work_dir: Path, *, previous: Path | None = None
         if ing.family == "usage":
             f = ing.frame.copy()
             f["contract_id"] = assign_contracts(f, cfg, ing.source.contracts, ing.label)
+            if "row_map" in ing.extra:
+                f["row_map_file"] = str(ing.extra["row_map"])
+                f["row_map"] = Path(ing.extra["row_map"]).relative_to(work_dir).as_posix()
             usage_frames.append(f)
     slices, unestimated, completeness, embodied = [], [], [], {}
     if usage_frames:

@@ -24,6 +24,7 @@ import fnmatch
 
 import pandas as pd
 
+from pipeline.canonical import ranges_text
 from pipeline.config import PhaseRule, Site
 from pipeline.period import PeriodBounds
 
@@ -240,16 +241,4 @@ def allocate(site: Site, months: list[str], meter_rows: pd.DataFrame | None, key
 
 def _ranges(rows: pd.Series) -> str:
     """Compress row numbers into ranges: 2-5,9,12-13."""
-    nums = sorted(set(int(r) for r in rows))
-    out, start, prev = [], None, None
-    for n in nums:
-        if start is None:
-            start = prev = n
-        elif n == prev + 1:
-            prev = n
-        else:
-            out.append(f"{start}-{prev}" if prev != start else str(start))
-            start = prev = n
-    if start is not None:
-        out.append(f"{start}-{prev}" if prev != start else str(start))
-    return ",".join(out)
+    return ranges_text(rows.astype("int64"))

@@ -20,10 +20,13 @@ import pandas as pd
 
 from pipeline.canonical import USAGE, conform
 from pipeline.sources import Parsed, aws_cur
+from pipeline.sources._distinct import apply_distinct, map_distinct
 from pipeline.sources._text import read_parquet_text, MAX_TAGS_CHARS, RawTable, normalise_tags, nullify, read_delimited, to_number, to_utc  # noqa: F401
 
 KIND = "focus"
 FAMILY = "usage"
+WHAT = "FOCUS billing export"
+PARQUET_WHAT = "FOCUS data"
 REQUIRED = ["ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ConsumedQuantity", "ConsumedUnit",
             "BilledCost", "BillingCurrency", "ServiceName", "RegionId", "BillingAccountId", "ProviderName"]
 SOURCE_COLUMNS = {"provider": "ProviderName", "usage_start_utc": "ChargePeriodStart", "usage_end_utc": "ChargePeriodEnd",
@@ -85,23 +88,29 @@ def usage_kind(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 def energy_exclusions(out: pd.DataFrame, usage_type: pd.Series, service_code: pd.Series,
                       commitment_status: pd.Series) -> pd.Series:
     """AWS rows in FOCUS carry the CUR usage type (x_UsageType): the CUR double-counting traps apply."""
-    is_aws = out["provider"] == "aws"
-    reasons = pd.Series([aws_cur.energy_exclusion(None, code, ut) if aws else None
-                         for aws, code, ut in zip(is_aws.fillna(False), service_code, usage_type)],
-                        index=out.index, dtype="string")
+    is_aws = (out["provider"] == "aws").fillna(False)
+    reasons = pd.Series(pd.NA, index=out.index, dtype="string")
+    if is_aws.any():
+        reasons[is_aws] = apply_distinct(lambda code, ut: aws_cur.energy_exclusion(None, code, ut),
+                                         service_code[is_aws], usage_type[is_aws])
     unused = commitment_status.str.lower().eq("unused").fillna(False)
     reasons[unused & reasons.isna()] = "unused commitment: no resource ran"
     return reasons
 
 
+def normalise_raw(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """FOCUS 1.3 renamed ProviderName -> ServiceProviderName: the older name is what the mapping reads."""
+    if "ProviderName" not in frame.columns and "ServiceProviderName" in frame.columns:
+        frame["ProviderName"] = frame["ServiceProviderName"]
+    return frame
+
+
 def read_raw(path: Path) -> RawTable:
     if path.suffix.lower() == ".parquet":
-        raw = read_parquet_text(path, what="FOCUS data")
+        raw = read_parquet_text(path, what=PARQUET_WHAT)
     else:
-        raw = read_delimited(path, what="FOCUS billing export")
-    # FOCUS 1.3 renamed ProviderName -> ServiceProviderName
-    if "ProviderName" not in raw.frame.columns and "ServiceProviderName" in raw.frame.columns:
-        raw.frame["ProviderName"] = raw.frame["ServiceProviderName"]
+        raw = read_delimited(path, what=WHAT)
+    raw.frame = normalise_raw(raw.frame, path)
     return raw
 
 
@@ -113,7 +122,7 @@ def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
     out["source_file"] = source_label
     out["source_row"] = f["source_row"]
     out["line_item_id"] = col("Id") if "Id" in f.columns else col("x_LineItemId")
-    out["provider"] = col("ProviderName").map(normalise_provider).astype("string")
+    out["provider"] = map_distinct(normalise_provider, col("ProviderName"))
     out["billing_account_id"] = col("BillingAccountId")
     out["account_id"] = col("SubAccountId")
     out["region"] = col("RegionId")
@@ -133,16 +142,15 @@ def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
     texts = [col(c) for c in ("x_UsageType", "SkuMeter", "SkuPriceDetails", "ResourceType", "ChargeDescription")]
     itype = pd.Series(pd.NA, index=f.index, dtype="string")
     if compute.any():
-        idx = compute[compute].index
-        itype.loc[idx] = [extract_instance_type(*(t.loc[i] for t in texts)) for i in idx]
+        itype[compute] = apply_distinct(extract_instance_type, *(t[compute] for t in texts))
     out["instance_type"] = itype
     out["usage_kind"], out["usage_amount"] = usage_kind(out)
     out["accelerator_model"] = pd.Series(pd.NA, index=f.index, dtype="string")
     out["energy_exclusion"] = energy_exclusions(out, col("x_UsageType"), col("x_ServiceCode"),
                                                 col("CommitmentDiscountStatus"))
-    tags = col("Tags").map(normalise_tags)
-    out["tags_json"] = tags.map(lambda t: t[0]).astype("string")
-    unreadable = int((~tags.map(lambda t: t[1]).astype(bool)).sum())
+    tags = map_distinct(normalise_tags, col("Tags"), dtype=None)
+    out["tags_json"] = tags.str[0].astype("string")
+    unreadable = int((~tags.str[1].astype(bool)).sum())
     out["contract_id"] = pd.Series(pd.NA, index=f.index, dtype="string")
     notes = [f"{unreadable} row(s) with unreadable Tags JSON kept with no tags (phase: unallocated)"] if unreadable else []
     return Parsed(frame=conform(out, USAGE), notes=notes)

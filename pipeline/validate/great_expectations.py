@@ -54,6 +54,8 @@ class Validator:
         self._ds = self.context.data_sources.add_pandas("inputs")
         self._suites: dict[str, object] = {}
         self._n = 0
+        self.passed_headers: set[tuple] = set()   # (kind, columns) whose header suite passed in this run
+        self._checkpoints: dict[tuple, object] = {}
 
     def _suite(self, name: str):
         if name not in self._suites:
@@ -64,17 +66,32 @@ class Validator:
             self._suites[name] = self.context.suites.add(ExpectationSuite(**data))
         return self._suites[name]
 
+    def _checkpoint(self, source_id: str, suite_name: str):
+        """One data asset, validation definition and checkpoint per source and suite, reused for every chunk
+        or file of that source (a new set per call made GX keep every chunk's objects: memory grew per chunk)."""
+        key = (source_id, suite_name)
+        if key not in self._checkpoints:
+            gx = self._gx
+            self._n += 1
+            asset = self._ds.add_dataframe_asset(f"{source_id}__{suite_name}__{self._n}")
+            bd = asset.add_batch_definition_whole_dataframe("whole")
+            vd = self.context.validation_definitions.add(gx.ValidationDefinition(
+                name=f"{source_id}__{suite_name}__{self._n}", data=bd, suite=self._suite(suite_name)))
+            self._checkpoints[key] = self.context.checkpoints.add(gx.Checkpoint(
+                name=f"cp__{source_id}__{suite_name}__{self._n}", validation_definitions=[vd],
+                actions=[], result_format={"result_format": "COMPLETE", "include_unexpected_rows": False}))
+        return self._checkpoints[key]
+
     def run(self, source_id: str, suite_name: str, frame: pd.DataFrame, params: dict | None = None) -> SuiteOutcome:
-        gx = self._gx
-        self._n += 1
-        asset = self._ds.add_dataframe_asset(f"{source_id}__{suite_name}__{self._n}")
-        bd = asset.add_batch_definition_whole_dataframe("whole")
-        vd = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{source_id}__{suite_name}__{self._n}", data=bd, suite=self._suite(suite_name)))
-        cp = self.context.checkpoints.add(gx.Checkpoint(
-            name=f"cp__{source_id}__{suite_name}__{self._n}", validation_definitions=[vd],
-            actions=[], result_format={"result_format": "COMPLETE", "include_unexpected_rows": False}))
-        result = cp.run(batch_parameters={"dataframe": frame}, expectation_parameters=params or {})
+        cp = self._checkpoint(source_id, suite_name)
+        try:
+            result = cp.run(batch_parameters={"dataframe": frame}, expectation_parameters=params or {})
+        finally:
+            # GX's pandas engine keeps every batch it was given (its BatchManager caches): emptied after each
+            # call, or memory grows with every chunk / file validated (measured: one frame copy per call)
+            manager = self._ds.get_execution_engine().batch_manager
+            manager._batch_cache.clear()
+            manager._batch_data_cache.clear()
         outcome = SuiteOutcome(success=bool(result.success))
         for vres in result.run_results.values():
             for r in vres.results:
