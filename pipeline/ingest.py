@@ -350,12 +350,13 @@ def _read_chunks(cfg, src, src_id, path, validator, bounds, out_dir, label, kind
                 for exp, reason in rs:
                     column = outcome.reason_columns.get((exp, reason))
                     reasons.setdefault(i, []).append((exp, reason + _raw_value_note(adapter, raw, i, column)))
+            _family_checks(family, frame, parsed, reasons)
+            # after the within-chunk check, so a row repeated twice in a later chunk is caught both times
             for i in frame.index.intersection(pd.Index(list(repeats), dtype=frame.index.dtype)):
                 oid, first_row = repeats[int(i)]
                 reasons.setdefault(i, []).append((
                     "duplicate_line_item", f"line item {oid} appears again in this file (first kept, row {first_row}; "
                     "re-delivered or duplicated export?)"))
-            _family_checks(family, frame, parsed, reasons)
 
             quarantined = pd.Index(sorted(reasons, key=int))
             accepted = frame.drop(index=quarantined, errors="ignore")
@@ -379,8 +380,10 @@ def _read_chunks(cfg, src, src_id, path, validator, bounds, out_dir, label, kind
             del raw, parsed, frame, accepted
         if spill is not None and not repeats:
             found = spill.repeats()
-            if found:
+            if found:            # read again with the repeats known: this read's outputs are thrown away
                 quarantine.discard()
+                if hasattr(sink, "discard"):
+                    sink.discard()
                 return found
         qfile = quarantine.commit()
     except BaseException:

@@ -126,6 +126,12 @@ class UsageGroups:
             self._writer.close()
             self._writer = None
 
+    def discard(self) -> None:
+        """Closes and deletes the row map (the file is being read again)."""
+        self.close()
+        if self.row_map_path is not None:
+            self.row_map_path.unlink(missing_ok=True)
+
     def frame(self, template: pd.DataFrame) -> pd.DataFrame:
         """The groups as a canonical usage frame (``template``: an empty frame with the chunks' columns), plus
         ``rows`` (rows summed into the group) and ``usage_group`` (its id in the row map)."""

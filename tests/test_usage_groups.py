@@ -141,3 +141,15 @@ def test_memory_is_bounded_by_the_chunk_not_the_file(cfg, validator, tmp_path):
     assert held[2_000][2] == 2_000 and held[8_000][2] == 8_000
     # groups: 3 per month; 2,000 h reach September, so do 8,000 rows (hours wrap every 2,000 rows)
     assert held[2_000][1] == held[8_000][1] == 9
+
+
+def test_id_repeated_twice_in_a_later_chunk_is_quarantined_both_times(cfg, validator, tmp_path):
+    # li-3 (row 4) appears again at index 650 and 660 (rows 651, 661), both in the chunk of rows 601-700
+    write_parquet(focus_rows(700, dup_of={650: 3, 660: 3}), tmp_path / "bill.parquet", row_group=100)
+    ing = run(cfg, validator, tmp_path, chunk_rows=100)
+    assert ing.report.rows_quarantined == 2 and ing.report.rows_accepted == 698
+    q = pd.read_csv(tmp_path / "out-100-groups" / ing.report.quarantine_file)
+    assert q["source_row"].tolist() == [651, 661]
+    # the row map written by the second read is whole: 698 rows, neither repeat in it
+    rows = pq.read_table(ing.extra["row_map"]).column("source_row").to_pylist()
+    assert len(rows) == 698 and 651 not in rows and 661 not in rows
