@@ -47,16 +47,25 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="ingest and validate the config's inputs only; print a data-quality summary")
     v.add_argument("config", help="path of disclosure.yaml")
     v.add_argument("--out", help="also keep the quarantine files and Great Expectations Data Docs in this folder")
+    for c in (r, d, v):
+        c.add_argument("--engine", choices=["pandas", "spark"],
+                       help="read billing files with this engine instead of the config's engine (docs/engines.md)")
     s = sub.add_parser("schema", help="print (or write) the config's JSON Schema")
     s.add_argument("--write", metavar="PATH", help="write the schema to PATH instead of printing it")
     return p
+
+
+def _with_engine(cfg, args):
+    """The config with ``--engine`` (when given) in place of its ``engine``."""
+    engine = getattr(args, "engine", None)
+    return cfg.model_copy(update={"engine": engine}) if engine else cfg
 
 
 def _run(config_path: Path, args) -> int:
     from pipeline.config import load_config
     from pipeline.run import run
 
-    cfg = load_config(config_path, period=getattr(args, "period", None))
+    cfg = _with_engine(load_config(config_path, period=getattr(args, "period", None)), args)
     result = run(cfg, Path(args.out), force=args.force, copy_inputs=args.copy_inputs,
                  previous=Path(args.previous) if args.previous else None)
     s = result.summary
@@ -112,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline.check_inputs import check_inputs, render
             from pipeline.config import load_config
 
-            print(render(check_inputs(load_config(Path(args.config)), Path(args.out) if args.out else None)))
+            cfg = _with_engine(load_config(Path(args.config)), args)
+            print(render(check_inputs(cfg, Path(args.out) if args.out else None)))
             return EXIT_OK
         if args.command == "demo":
             return _run(DEMO_CONFIG, args)

@@ -258,10 +258,20 @@ class Scope3Options(_Strict):
                                       description="Cat. 3 upstream of Scope 2 electricity: well-to-tank and T&D losses.")
 
 
+class SparkOptions(_Strict):
+    master: str | None = Field(
+        None, description="Spark master URL (local[4], spark://host:7077, yarn, k8s://...). Unset: the master given "
+                          "by spark-submit --master, else local[2]. Only read when engine is spark; see docs/engines.md.")
+
+
 class Config(_Strict):
     entity: Entity
     period: Annotated[Period, Field(description="'2026-Q3' or {start, end}; end inclusive.")]
-    engine: Literal["pandas"] = "pandas"
+    engine: Literal["pandas", "spark"] = Field(
+        "pandas", description="Where billing files (usage family) are read, validated and summed into usage groups: "
+                              "pandas (in this process, in chunks) or spark (Apache Spark; pip install "
+                              "'carbon-disclosure[spark]' and a Java 17 runtime). Same results; see docs/engines.md.")
+    spark: SparkOptions = Field(default_factory=SparkOptions, description="Settings of engine: spark.")
     contracts: list[Contract]
     sites: list[Site] = Field(default_factory=list)
     sources: list[Source] = Field(min_length=1)
