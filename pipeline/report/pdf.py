@@ -187,6 +187,61 @@ def _totals(rows: list[dict]) -> dict:
     return {c: sum(float(r[c]) for r in rows) for c in ("lb_t", "mb_t", "energy_mwh")}
 
 
+PDF_TABLE_ROWS = 40      # longer breakdown / input tables are shortened in the PDF (whole in the XLSX and CSVs)
+
+
+def capped(rows: list[dict], label_key: str, where: str, limit: int = PDF_TABLE_ROWS) -> list[dict]:
+    """The ``limit - 1`` rows with the most location-based tCO2e (in their original order) and one row summing
+    the others, so the PDF's length does not grow with the number of instance types or projects; the totals
+    are unchanged."""
+    if len(rows) <= limit:
+        return rows
+    keep = set(sorted(range(len(rows)), key=lambda i: (-float(rows[i]["lb_t"]), i))[:limit - 1])
+    rest = [r for i, r in enumerate(rows) if i not in keep]
+    other = {label_key: f"{len(rest):,} more rows with less location-based tCO2e each (all rows: {where})",
+             **{c: sum(float(r.get(c) or 0.0) for r in rest) for c in ("lb_t", "mb_t", "energy_mwh")}}
+    if all("cost" in r for r in rest):
+        currencies = {r.get("cost_currency") for r in rest}
+        other["cost"] = sum(float(r["cost"]) for r in rest) if len(currencies) == 1 else float("nan")
+        other["cost_currency"] = next(iter(currencies)) if len(currencies) == 1 else "mixed"
+    return [r for i, r in enumerate(rows) if i in keep] + [other]
+
+
+def grouped_inputs(inputs: list[dict], limit: int = PDF_TABLE_ROWS) -> list[dict]:
+    """Input files as PDF rows: one per file while there are at most ``limit`` of them, else the files of one
+    config source (``source:file`` ids of a glob) summed into one row (every file stays in inputs.csv)."""
+    if len(inputs) <= limit:
+        return inputs
+    out: dict[str, dict] = {}
+    for i in inputs:
+        key = i["source"].split(":", 1)[0]
+        row = out.setdefault(key, {**i, "source": key, "files": 0, "rows_read": 0, "rows_accepted": 0,
+                                   "rows_quarantined": 0, "quarantine_files": 0, "notes": []})
+        row["files"] += 1
+        for c in ("rows_read", "rows_accepted", "rows_quarantined"):
+            row[c] += i[c]
+        row["quarantine_files"] += 1 if i["quarantine_file"] else 0
+        row["notes"] += [n for n in i["notes"] if n not in row["notes"]][:5 - len(row["notes"])]
+    for row in out.values():
+        if row["files"] > 1:
+            row["source"] = f"{row['source']} ({row['files']} files)"
+            row["quarantine_file"] = (f"{row['quarantine_files']} file(s) in quarantine/" if row["quarantine_files"]
+                                      else None)
+    return list(out.values())
+
+
+def grouped_failed(failed: list[dict], n_inputs: int, limit: int = PDF_TABLE_ROWS) -> list[dict]:
+    """Failed expectations per source (files of one glob summed) when the inputs are grouped in the PDF."""
+    if n_inputs <= limit:
+        return failed
+    out: dict[tuple, dict] = {}
+    for f in failed:
+        key = (f["source"].split(":", 1)[0], f["expectation"], f.get("column"), f.get("stops_run"))
+        row = out.setdefault(key, {**f, "source": key[0], "unexpected_count": 0})
+        row["unexpected_count"] += int(f.get("unexpected_count") or 0)
+    return list(out.values())
+
+
 def breakdowns(ledger: pd.DataFrame) -> dict:
     """Group sums of the ledger (tCO2e location- and market-based, MWh). Each adds up to the summary totals."""
     by_contract = _records(_keyed(ledger, ["contract_id", "contract_kind", "site_or_region", "grid_zone",
@@ -199,11 +254,12 @@ def breakdowns(ledger: pd.DataFrame) -> dict:
     cloud = ledger[ledger["contract_kind"] == "cloud"]
     by_instance = _records(_keyed(cloud, ["contract_id", "site_or_region", "service", "instance_type",
                                           "cost_currency"]))
+    where = "XLSX sheet Ledger, ledger.csv"
     return {
-        "contract": {"rows": by_contract, "total": _totals(by_contract)},
+        "contract": {"rows": capped(by_contract, "contract_id", where), "total": _totals(by_contract)},
         "phase": {"rows": by_phase, "total": _totals(by_phase)},
-        "project": {"rows": by_project, "total": _totals(by_project)},
-        "instance": {"rows": by_instance, "total": _totals(by_instance)},
+        "project": {"rows": capped(by_project, "project", where), "total": _totals(by_project)},
+        "instance": {"rows": capped(by_instance, "contract_id", where), "total": _totals(by_instance)},
     }
 
 
@@ -311,8 +367,8 @@ def context(d: Disclosure) -> dict:
         "allocation": _records(d.allocation),
         "phase_rules": phase_rule_rows(d),
         "factors": factor_rows(d),
-        "inputs": inputs,
-        "failed": s["validation"]["failed_expectations"],
+        "inputs": grouped_inputs(inputs),
+        "failed": grouped_failed(s["validation"]["failed_expectations"], len(inputs)),
         "validation": s["validation"],
         # defaults are shown with the methodology; the rest of data_quality is rendered generically
         "data_quality": {k: v for k, v in (d.data_quality or {}).items()
