@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -252,8 +253,9 @@ def _gaps(samples, s: _Sorted, reason, names, counter_delta) -> pd.DataFrame:
     job_code = pd.factorize(jobs)[0]
     r = reason[g]
     new = np.ones(len(g), dtype=bool)
-    # consecutive pair indices share a sample, hence a device; merge runs of one job and one reason
-    new[1:] = ~((g[1:] == g[:-1] + 1) & (r[1:] == r[:-1]) & (job_code[1:] == job_code[:-1]))
+    # merge runs of one job and one reason over intervals that share a sample (hence a device): the next
+    # interval number alone is not enough, it may be the first interval of the next device
+    new[1:] = ~((s.a[g[1:]] == s.b[g[:-1]]) & (r[1:] == r[:-1]) & (job_code[1:] == job_code[:-1]))
     first = np.flatnonzero(new)
     last = np.r_[first[1:] - 1, len(g) - 1] if len(g) else first
     start, end = s.t[s.a[g[first]]], s.t[s.b[g[last]]]
@@ -273,7 +275,7 @@ def _gaps(samples, s: _Sorted, reason, names, counter_delta) -> pd.DataFrame:
 # --- intervals -> jobs ----------------------------------------------------------------------------------
 
 def attribute_to_jobs(intervals: pd.DataFrame, jobs: pd.DataFrame,
-                      job_hosts: pd.DataFrame | None) -> pd.DataFrame:
+                      job_hosts: pd.DataFrame | None, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Energy per job from device intervals (``TelemetryEnergy.intervals``); basis ``measured``.
 
     1. An interval that carries a job_id (DCGM ``hpc_job`` label) goes wholly to that job
@@ -292,7 +294,13 @@ def attribute_to_jobs(intervals: pd.DataFrame, jobs: pd.DataFrame,
     One row per (interval piece, job) (``ATTRIBUTION_COLUMNS``): interval_start_utc / interval_end_utc are the
     piece's bounds, so the caller can split months; ``share`` is the fraction of the interval's energy the row
     holds; ``flags`` adds the attribution flags to the interval's own. Sum of energy_j = sum of the intervals'.
+    ``columns``: only these of ``ATTRIBUTION_COLUMNS``, in that order (default all); a caller that reduces the
+    rows at once (``TelemetryStream``) skips building the text columns it does not read.
     """
+    wanted = list(ATTRIBUTION_COLUMNS) if columns is None else [c for c in ATTRIBUTION_COLUMNS if c in columns]
+    unknown = set(columns or []) - set(ATTRIBUTION_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown attribution column(s): {sorted(unknown)}")
     iv = intervals.reset_index(drop=True)
     s = _ns(iv["interval_start_utc"])
     e = _ns(iv["interval_end_utc"])
@@ -310,30 +318,34 @@ def attribute_to_jobs(intervals: pd.DataFrame, jobs: pd.DataFrame,
     p = _Pieces(*(np.concatenate([np.broadcast_to(getattr(x, f), (len(x.src),)) for x in pieces])
                   for f in _Pieces._fields))
     names = np.concatenate([[""], label_names, window_jobs]).astype(object)
-    iflag_code, iflag_names = pd.factorize(_take(iv, "flags", np.arange(len(iv))).fillna(""))
-    combo = iflag_code[p.src].astype(np.int64) * len(_X_FLAGS) + p.flags
-    combos, combo_code = np.unique(combo, return_inverse=True)
-    combo_names = [";".join(sorted({f for f in (str(iflag_names[c // len(_X_FLAGS)]) + ";"
-                                                + _X_FLAGS[c % len(_X_FLAGS)]).split(";") if f}))
-                   for c in combos]                                   # one per distinct combination
     src = p.src
-    out = pd.DataFrame({
-        "job_id": _decode(p.job, names),
-        "host": _take_str(iv, "host", src),
-        "device_uuid": _take_str(iv, "device_uuid", src),
-        "interval_start_utc": _utc(p.start),
-        "interval_end_utc": _utc(p.end),
-        "energy_j": iv["energy_j"].to_numpy(dtype=float)[src] * p.share,
-        "share": p.share,
-        "basis": _decode(np.zeros(len(src), dtype=np.int64), ["measured"]),
-        "attribution": _decode(p.attribution, _ATTRIBUTIONS),
-        "method": _take_str(iv, "method", src),
-        "flags": _decode(combo_code, combo_names),
-        "source_file": _take_str(iv, "source_file", src),
-        "source_row_start": _take(iv, "source_row_start", src, dtype="Int64"),
-        "source_row_end": _take(iv, "source_row_end", src, dtype="Int64"),
-    })
-    return out[ATTRIBUTION_COLUMNS]
+
+    def flags() -> pd.Series:
+        iflag_code, iflag_names = pd.factorize(_take(iv, "flags", np.arange(len(iv))).fillna(""))
+        combo = iflag_code[p.src].astype(np.int64) * len(_X_FLAGS) + p.flags
+        combos, combo_code = np.unique(combo, return_inverse=True)
+        combo_names = [";".join(sorted({f for f in (str(iflag_names[c // len(_X_FLAGS)]) + ";"
+                                                    + _X_FLAGS[c % len(_X_FLAGS)]).split(";") if f}))
+                       for c in combos]                               # one per distinct combination
+        return _decode(combo_code, combo_names)
+
+    build = {
+        "job_id": lambda: _decode(p.job, names),
+        "host": lambda: _take_str(iv, "host", src),
+        "device_uuid": lambda: _take_str(iv, "device_uuid", src),
+        "interval_start_utc": lambda: _utc(p.start),
+        "interval_end_utc": lambda: _utc(p.end),
+        "energy_j": lambda: iv["energy_j"].to_numpy(dtype=float)[src] * p.share,
+        "share": lambda: p.share,
+        "basis": lambda: _decode(np.zeros(len(src), dtype=np.int64), ["measured"]),
+        "attribution": lambda: _decode(p.attribution, _ATTRIBUTIONS),
+        "method": lambda: _take_str(iv, "method", src),
+        "flags": flags,
+        "source_file": lambda: _take_str(iv, "source_file", src),
+        "source_row_start": lambda: _take(iv, "source_row_start", src, dtype="Int64"),
+        "source_row_end": lambda: _take(iv, "source_row_end", src, dtype="Int64"),
+    }
+    return pd.DataFrame({c: build[c]() for c in wanted}, columns=wanted)
 
 
 _ATTRIBUTIONS = ["unattributed", "job_label", "host_time_overlap"]

@@ -13,6 +13,14 @@ Raw columns (built here, the same for both inputs): ``metric``, ``labels`` (Prom
 in a scrape), ``value``, ``timestamp_ms`` (scrape), ``timestamp_s`` (JSON), ``scraped_at``, ``json_path``,
 ``unparsed`` (the text of a line / point that is not a valid sample).
 
+Speed (a day of 128 GPUs at a 10 s step is 1.1 M points): the JSON is read per series. Its labels are formatted
+once and, when every point is ``[number, "text"]``, its timestamps and value texts are taken in bulk (the
+per-series columns ``metric``, ``labels``, ``unparsed``, ``timestamp_ms``, ``scraped_at`` are then categoricals
+of text); a series with any other point is read point by point, as it is. ``to_canonical`` works column by
+column: labels are parsed once per distinct label text, values and times in bulk (plain decimals by Arrow,
+correctly rounded like ``float``; any other text through ``parse_value``), and Python runs only per distinct
+label set and per quarantined or folded row. The result is the same row for row as reading sample by sample.
+
 Metrics used (everything else is read, counted and folded into the GPU's row for that time):
 ``DCGM_FI_DEV_POWER_USAGE`` (W gauge) -> power_w; ``DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`` (mJ counter since boot)
 -> energy_counter_j = mJ / 1000; ``DCGM_FI_DEV_GPU_UTIL`` (%) -> utilisation_pct. They are joined into one row per
@@ -42,13 +50,17 @@ Rules:
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.canonical import POWER, conform
 from pipeline.errors import InputError
@@ -123,7 +135,10 @@ def sniff(columns: list[str]) -> bool:
 
 def sniff_raw(raw: RawTable) -> bool:
     """Any text file reads as lines: it is a DCGM scrape only if it has DCGM metric samples."""
-    return bool(raw.frame["metric"].astype("string").str.startswith("DCGM_FI_").fillna(False).any())
+    metric = raw.frame["metric"]
+    if isinstance(metric.dtype, pd.CategoricalDtype):       # the JSON reader's metric column: look at the names
+        metric = pd.Series(metric.cat.categories[np.unique(metric.cat.codes[metric.cat.codes >= 0])])
+    return bool(metric.astype("string").str.startswith("DCGM_FI_").fillna(False).any())
 
 
 def _empty_row() -> dict:
@@ -166,7 +181,123 @@ def _from_exposition(text: str, path: Path) -> tuple[list[dict], list[int]]:
     return rows, lines
 
 
-def _from_json(text: str, path: Path) -> tuple[list[dict], list[int]]:
+@contextmanager
+def _gc_paused():
+    """Cyclic GC off while a document becomes millions of small lists (none forms a cycle): the collector would
+    otherwise re-scan every container built so far, several times over, and cost more than the parse itself."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _well_formed(points: list) -> tuple[tuple, tuple] | None:
+    """(timestamps, value texts) when every point is ``[number, "text"]``, else None (checked per series, in bulk)."""
+    if not points:
+        return (), ()
+    if set(map(type, points)) != {list} or set(map(len, points)) != {2}:
+        return None
+    ts, values = zip(*points)
+    if set(map(type, values)) != {str} or not set(map(type, ts)) <= {int, float}:   # bool is not int here
+        return None
+    return ts, values
+
+
+class _JsonRows:
+    """Raw rows of a range-query document, built per series: a well-formed series adds its points in bulk (one
+    metric / labels code and a run of timestamps and value texts), any other point is added on its own."""
+
+    def __init__(self) -> None:
+        self.codes = {"metric": {"": 0}, "labels": {"": 0}, "unparsed": {"": 0}}
+        self.seg: list[tuple[int, int, int, int, int, int, int]] = []   # series, kind, first j, rows, codes...
+        self.values: list[str] = []
+        self.ts_int: list[int] = []         # timestamps of series whose timestamps are all int64 integers
+        self.ts_text: list[str] = []        # the others, as text (repr, as a single point's row has them)
+        self.ts_is_int: list[bool] = []     # per segment
+
+    def _code(self, column: str, text: str) -> int:
+        return self.codes[column].setdefault(text, len(self.codes[column]))
+
+    def series(self, i: int, kind: int, name: str, labels: str, ts: tuple, values: tuple) -> None:
+        if not values:
+            return
+        ints = set(map(type, ts)) == {int} and -2**63 <= min(ts) and max(ts) < 2**63
+        self.seg.append((i, kind, 0, len(values), self._code("metric", name), self._code("labels", labels), 0))
+        self.ts_is_int.append(ints)
+        self.values.extend(values)
+        if ints:
+            self.ts_int.extend(ts)
+        else:
+            self.ts_text.extend(map(repr, ts))
+
+    def row(self, i: int, kind: int, j: int, *, metric: str = "", labels: str = "", value: str = "",
+            timestamp_s: str = "", unparsed: str = "") -> None:
+        self.seg.append((i, kind, j, 1, self._code("metric", metric), self._code("labels", labels),
+                         self._code("unparsed", unparsed)))
+        self.ts_is_int.append(False)
+        self.values.append(value)
+        self.ts_text.append(timestamp_s)
+
+    def frame(self) -> pd.DataFrame:
+        if not self.seg:
+            frame = pd.DataFrame({c: pd.Series(dtype="string") for c in RAW_COLUMNS})
+            frame["source_row"] = pd.Series(dtype="int64")
+            return frame
+        seg = np.array(self.seg, dtype=np.int64)
+        size = seg[:, 3]
+        n = int(size.sum())
+        row_seg = np.repeat(np.arange(len(seg)), size)
+        kind = seg[row_seg, 1]
+        i_text = pc.cast(pa.array(seg[row_seg, 0]), pa.large_string())
+        forms = {_POINT: lambda: _join("data.result[", i_text, "].values[", pc.cast(pa.array(
+                     seg[row_seg, 2] + np.arange(n) - np.repeat(np.cumsum(size) - size, size)), pa.large_string()), "]"),
+                 _VALUE: lambda: _join("data.result[", i_text, "].value"),
+                 _SERIES: lambda: _join("data.result[", i_text, "]")}
+        present = [k for k in forms if (kind == k).any()]
+        path = forms[present[0]]()
+        for k in present[1:]:
+            path = pc.if_else(pa.array(kind == k), forms[k](), path)
+        ts_int = pc.cast(pa.array(self.ts_int, type=pa.int64()), pa.large_string())
+        if self.ts_text:
+            is_int = np.repeat(np.array(self.ts_is_int, dtype=bool), size)
+            at = np.empty(n, dtype=np.int64)
+            at[is_int] = np.arange(len(self.ts_int))
+            at[~is_int] = len(self.ts_int) + np.arange(len(self.ts_text))
+            ts_text = pa.concat_arrays([ts_int, pa.array(self.ts_text, type=pa.large_string())]).take(pa.array(at))
+        else:
+            ts_text = ts_int
+        empty = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[""])
+
+        def categorical(column: str, k: int) -> pd.Categorical:
+            return pd.Categorical.from_codes(np.repeat(seg[:, k], size), categories=list(self.codes[column]))
+
+        return pd.DataFrame({
+            "metric": categorical("metric", 4), "labels": categorical("labels", 5),
+            "value": pd.array(pa.array(self.values, type=pa.large_string()), dtype="string"),
+            "timestamp_ms": empty, "timestamp_s": pd.array(ts_text, dtype="string"),
+            "scraped_at": empty.copy(), "json_path": pd.array(path, dtype="string"),
+            "unparsed": categorical("unparsed", 6), "source_row": np.arange(1, n + 1, dtype=np.int64)})
+
+
+def _join(*parts) -> pa.Array:
+    """Element-wise concatenation of large_string arrays and str constants."""
+    return pc.binary_join_element_wise(*(pa.scalar(x, pa.large_string()) if isinstance(x, str) else x
+                                         for x in parts), pa.scalar("", pa.large_string()))
+
+
+_POINT, _VALUE, _SERIES = 0, 1, 2     # json_path forms: data.result[i].values[j] / data.result[i].value / data.result[i]
+
+
+def _from_json(text: str, path: Path) -> pd.DataFrame:
+    with _gc_paused():
+        return _json_rows(text, path)      # the document is freed on return, before the collector is back
+
+
+def _json_rows(text: str, path: Path) -> pd.DataFrame:
+    """Rows of a range-query document (see ``_JsonRows``); errors name the file and what to do."""
     try:
         doc = loads_json(text)
     except JsonLimitError as exc:
@@ -185,31 +316,29 @@ def _from_json(text: str, path: Path) -> tuple[list[dict], list[int]]:
         raise InputError(f"has resultType '{rtype}'; expected a matrix (query_range) or vector (query)",
                          file=str(path), fix="query the DCGM metric itself, e.g. DCGM_FI_DEV_POWER_USAGE[1h] or "
                                              "/api/v1/query_range?query=DCGM_FI_DEV_POWER_USAGE")
-    rows, ordinals = [], []
+    kind = _POINT if rtype == "matrix" else _VALUE
+    rows = _JsonRows()
     for i, series in enumerate(result):
         metric = series.get("metric") if isinstance(series, dict) else None
         points = (series.get("values") if rtype == "matrix" else [series.get("value")]) \
             if isinstance(series, dict) else None
         if not isinstance(points, list):
-            row = _empty_row()
-            row.update(json_path=f"data.result[{i}]", unparsed=json.dumps(series)[:2000])
-            rows.append(row)
-            ordinals.append(len(rows))
+            rows.row(i, _SERIES, 0, unparsed=json.dumps(series)[:2000])
             continue
         labels = dict(metric) if isinstance(metric, dict) else {}
         name = str(labels.pop("__name__", ""))
         label_text = format_labels(labels) if isinstance(metric, dict) else ""
-        for j, point in enumerate(points):
-            row = _empty_row()
-            row["json_path"] = f"data.result[{i}].values[{j}]" if rtype == "matrix" else f"data.result[{i}].value"
+        bulk = _well_formed(points) if isinstance(metric, dict) else None
+        if bulk is not None:
+            rows.series(i, kind, name, label_text, *bulk)
+            continue
+        for j, point in enumerate(points):       # the careful path: one row per point, as it is
             if isinstance(point, list) and len(point) == 2 and isinstance(point[0], (int, float)) \
                     and not isinstance(point[0], bool) and isinstance(point[1], str) and isinstance(metric, dict):
-                row.update(metric=name, labels=label_text, value=point[1], timestamp_s=repr(point[0]))
+                rows.row(i, kind, j, metric=name, labels=label_text, value=point[1], timestamp_s=repr(point[0]))
             else:
-                row["unparsed"] = json.dumps(point)[:2000]
-            rows.append(row)
-            ordinals.append(len(rows))
-    return rows, ordinals
+                rows.row(i, kind, j, unparsed=json.dumps(point)[:2000])
+    return rows.frame()
 
 
 def read_raw(path: Path) -> RawTable:
@@ -220,44 +349,149 @@ def read_raw(path: Path) -> RawTable:
     if "\x00" in text:
         raise InputError("is not a text file (contains NUL bytes)", file=str(path),
                          fix="point the source at the DCGM metrics file")
-    rows, numbers = (_from_json if text.lstrip().startswith("{") else _from_exposition)(text, path)
+    if text.lstrip().startswith("{"):
+        return RawTable(path=path, frame=_from_json(text, path))
+    rows, numbers = _from_exposition(text, path)
     frame = pd.DataFrame.from_records(rows, columns=RAW_COLUMNS).astype("string") if rows else \
         pd.DataFrame({c: pd.Series(dtype="string") for c in RAW_COLUMNS})
     frame["source_row"] = pd.Series(numbers, dtype="int64")
     return RawTable(path=path, frame=frame)
 
 
-def _timestamps(f: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(ts_utc, reason for rows without a usable timestamp)."""
-    ts = pd.Series(pd.NaT, index=f.index, dtype="datetime64[ns, UTC]")
-    why = pd.Series(pd.NA, index=f.index, dtype="string")
-    lo, hi = pd.Timestamp("1900-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
+# --- column helpers: a raw column is text, as "string" or as a categorical (the JSON reader's per-series columns)
 
-    def put(mask: pd.Series, values: pd.Series, label: str) -> None:
-        ok = values.notna() & (values >= lo) & (values < hi)
-        ts[mask & ok] = values[mask & ok]
-        bad = mask & ~ok
-        why[bad] = [f"{label} '{v}' is not a time between 1900 and 2200" for v in f.loc[bad, label]]
+def _codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """(code per row, texts): missing values read as "" (as ``fillna("")``)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy().astype(np.int64)
+        texts = [str(c) for c in col.cat.categories]
+    else:
+        codes, uniques = pd.factorize(col)
+        codes = codes.astype(np.int64)
+        texts = [str(u) for u in uniques]
+    codes[codes < 0] = len(texts)
+    return codes, texts + [""]
 
-    ms_text = f["timestamp_ms"].fillna("").str.strip()
-    has_ms = ms_text != ""
-    ms = pd.to_numeric(ms_text.where(ms_text.str.match(_INT.pattern)), errors="coerce")
-    ms = ms.where(ms.abs() < 1e15)
-    put(has_ms, pd.to_datetime(ms, unit="ms", utc=True, errors="coerce"), "timestamp_ms")
-    s_text = f["timestamp_s"].fillna("").str.strip()
-    has_s = ~has_ms & (s_text != "")
-    sec = pd.to_numeric(s_text, errors="coerce")
-    sec = sec.where(sec.abs() < 1e12)
-    put(has_s, pd.to_datetime((sec * 1e3).round(), unit="ms", utc=True, errors="coerce"), "timestamp_s")
-    sa_text = f["scraped_at"].fillna("").str.strip()
-    has_sa = ~has_ms & ~has_s & (sa_text != "")
-    if has_sa.any():
-        sa = to_utc(sa_text.where(has_sa), assume_zone=None)
-        ok = has_sa & sa.notna()
-        ts[ok] = sa[ok]
-        bad = has_sa & sa.isna()
-        why[bad] = [f"'# scraped_at {v}' is not ISO 8601 with a UTC offset (Z or +01:00)" for v in sa_text[bad]]
-    why[~has_ms & ~has_s & ~has_sa] = NO_TIMESTAMP
+
+def _arrow_text(col: pd.Series) -> pa.Array:
+    """The column as an Arrow string array (missing values null), without a Python object per row."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        cats = pa.array([str(c) for c in col.cat.categories], type=pa.string())
+        return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=codes < 0), cats) \
+            .dictionary_decode()
+    try:
+        arr = pa.array(col.array)
+    except (TypeError, pa.ArrowException):
+        arr = None
+    if not isinstance(arr, (pa.Array, pa.ChunkedArray)) or not (pa.types.is_string(arr.type)
+                                                                 or pa.types.is_large_string(arr.type)):
+        arr = pa.array(col.astype(object).tolist(), type=pa.string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _nonempty(col: pd.Series) -> np.ndarray:
+    """Rows with any text (before stripping): the rows the per-row rules below need to look at."""
+    arr = _arrow_text(col)
+    return np.asarray(pc.fill_null(pc.greater(pc.utf8_length(arr), 0), False), dtype=bool)
+
+
+_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
+def parse_values(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``parse_value`` of every row, in bulk: (float values, parsed). Plain decimals are converted by Arrow
+    (correctly rounded, as ``float``); any other text (NaN, +Inf, spaces, ...) goes through ``parse_value``
+    once per distinct text."""
+    arr = _arrow_text(col)
+    n = len(arr)
+    out = np.full(n, np.nan)
+    ok = np.zeros(n, dtype=bool)
+    plain = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _DECIMAL), False), dtype=bool)
+    if plain.any():
+        try:
+            out[plain] = pc.cast(arr.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
+            ok[plain] = True
+        except pa.ArrowInvalid:          # not expected for this syntax; then every row goes the careful way
+            plain[:] = False
+    rest = np.flatnonzero(~plain)
+    if len(rest):
+        codes, uniques = pd.factorize(pd.Series(arr.take(pa.array(rest)).to_pylist(), dtype=object))
+        parsed = [parse_value(u) for u in uniques] + [None]        # code -1: a missing value
+        vals = np.array([np.nan if p is None else p for p in parsed])
+        good = np.array([p is not None for p in parsed])
+        out[rest], ok[rest] = vals[codes], good[codes]
+    with np.errstate(invalid="ignore"):
+        out[ok & ~np.isfinite(out)] = np.nan
+    return out, ok
+
+
+# --- timestamps -------------------------------------------------------------------------------------------
+
+_NAT = np.iinfo(np.int64).min
+_LO_NS = pd.Timestamp("1900-01-01", tz="UTC").value
+_HI_NS = pd.Timestamp("2200-01-01", tz="UTC").value
+_PLAIN_SECONDS = r"^-?[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?$"
+
+
+def _timestamps(f: pd.DataFrame) -> tuple[np.ndarray, dict[int, str]]:
+    """(ts_utc as int64 ns, _NAT where none; position -> reason for rows without a usable timestamp)."""
+    n = len(f)
+    ts = np.full(n, _NAT, dtype=np.int64)
+    why: dict[int, str] = {}
+    lo, hi = pd.Timestamp(_LO_NS, tz="UTC"), pd.Timestamp(_HI_NS, tz="UTC")
+
+    def stripped(column: str, rows: np.ndarray) -> tuple[np.ndarray, pd.Series]:
+        """Rows (positions, from ``rows``) whose text is not blank, and that text stripped."""
+        if not len(rows):
+            return rows, pd.Series([], dtype="string")
+        text = f[column].iloc[rows].astype("string").fillna("").str.strip()
+        keep = (text != "").to_numpy(dtype=bool)
+        return rows[keep], text[keep]
+
+    def put(pos: np.ndarray, ns: pd.Series, column: str) -> None:
+        ok = (ns.notna() & (ns >= lo) & (ns < hi)).to_numpy(dtype=bool)
+        ts[pos[ok]] = pd.DatetimeIndex(ns[ok]).as_unit("ns").asi8
+        for p, v in zip(pos[~ok], f[column].iloc[pos[~ok]]):
+            why[int(p)] = f"{column} '{v}' is not a time between 1900 and 2200"
+
+    ms_pos, ms_text = stripped("timestamp_ms", np.flatnonzero(_nonempty(f["timestamp_ms"])))
+    if len(ms_pos):
+        ms = pd.to_numeric(ms_text.where(ms_text.str.match(_INT.pattern)), errors="coerce")
+        ms = ms.where(ms.abs() < 1e15)
+        put(ms_pos, pd.to_datetime(ms, unit="ms", utc=True, errors="coerce"), "timestamp_ms")
+    dated = np.zeros(n, dtype=bool)
+    dated[ms_pos] = True
+
+    # JSON point times: seconds as JSON wrote them; plain numbers in bulk (Arrow), anything else as pandas reads it
+    s_arr = _arrow_text(f["timestamp_s"])
+    cand = ~dated & np.asarray(pc.fill_null(pc.greater(pc.utf8_length(s_arr), 0), False), dtype=bool)
+    plain = cand & np.asarray(pc.fill_null(pc.match_substring_regex(s_arr, _PLAIN_SECONDS), False), dtype=bool)
+    sec = np.full(n, np.nan)
+    if plain.any():
+        sec[plain] = pc.cast(s_arr.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
+    other_pos, other_text = stripped("timestamp_s", np.flatnonzero(cand & ~plain))
+    if len(other_pos):
+        sec[other_pos] = pd.to_numeric(other_text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    s_pos = np.sort(np.concatenate([np.flatnonzero(plain), other_pos]))
+    with np.errstate(invalid="ignore", over="ignore"):
+        ms_s = np.round(sec[s_pos] * 1e3)
+        ok = (np.abs(sec[s_pos]) < 1e12) & (ms_s * 1e6 >= _LO_NS) & (ms_s * 1e6 < _HI_NS)
+    ts[s_pos[ok]] = ms_s[ok].astype(np.int64) * 1_000_000
+    for p, v in zip(s_pos[~ok], f["timestamp_s"].iloc[s_pos[~ok]]):
+        why[int(p)] = f"timestamp_s '{v}' is not a time between 1900 and 2200"
+    dated[s_pos] = True
+
+    sa_pos, sa_text = stripped("scraped_at", np.flatnonzero(~dated & _nonempty(f["scraped_at"])))
+    if len(sa_pos):
+        sa = to_utc(sa_text, assume_zone=None)
+        good = sa.notna().to_numpy(dtype=bool)
+        ts[sa_pos[good]] = pd.DatetimeIndex(sa[good]).as_unit("ns").asi8
+        for p, v in zip(sa_pos[~good], sa_text[~good]):
+            why[int(p)] = f"'# scraped_at {v}' is not ISO 8601 with a UTC offset (Z or +01:00)"
+    dated[sa_pos] = True
+    for p in np.flatnonzero(~dated):
+        why[int(p)] = NO_TIMESTAMP
     return ts, why
 
 
@@ -270,135 +504,205 @@ def _merge_labels(label_dicts: list[dict]) -> dict:
     return out
 
 
+def _identity(labels: dict) -> dict:
+    """The identity labels of one label set (first non-empty of the accepted spellings, else None) and its
+    device key: ``uuid:<UUID>``, else ``host:<host>/gpu:<gpu>``, else None (no device)."""
+    def get(*keys):
+        return next((labels[k] for k in keys if labels.get(k, "") != ""), None)
+    out = {"uuid": get("UUID", "uuid"), "gpu": get("gpu"), "host": get("hostname", "Hostname", "instance"),
+           "model": get("modelName"), "mig": get("GPU_I_ID")}
+    out["device"] = f"uuid:{out['uuid']}" if out["uuid"] is not None else \
+        f"host:{out['host']}/gpu:{out['gpu']}" if out["gpu"] is not None and out["host"] is not None else None
+    return out
+
+
+def _job_and_labels(dicts: list[dict]) -> tuple[str | None, str]:
+    """job_id and labels_json of a GPU-time row from the label sets of the samples counted in it."""
+    job_values = sorted({d["hpc_job"] for d in dicts if d.get("hpc_job", "") != ""})
+    merged = _merge_labels(dicts)
+    if len(job_values) > 1:
+        merged["hpc_job"] = ",".join(job_values)
+    return (job_values[0] if len(job_values) == 1 else None), json.dumps(merged, sort_keys=True, ensure_ascii=False)
+
+
+def _device_time_order(dev: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Positions sorted by device, then time, then position: one stable sort of a combined key where it fits in
+    int64 (linear on data that comes series by series, already in time order), else a lexsort."""
+    if len(t):
+        span = int(t.max()) - int(t.min()) + 1
+        if span * (int(dev.max()) + 1) < 2**62:
+            return np.argsort(dev * np.int64(span) + (t - t.min()), kind="stable")
+    return np.lexsort((np.arange(len(t)), t, dev))
+
+
+def _string_column(codes: np.ndarray, table: list) -> pd.Series:
+    """A "string" column from codes into a small table of str / None (Arrow dictionary decode, no row objects)."""
+    dictionary = pa.array(table, type=pa.large_string())
+    arr = pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), dictionary)
+    return pd.Series(pd.array(arr.dictionary_decode(), dtype="string"))
+
+
 def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
+    """Raw samples -> one POWER row per physical GPU and time. Column-wise: labels are parsed once per distinct
+    label text, values and times in bulk; Python runs per distinct label set and per quarantined / folded row."""
     f = raw.frame
+    index = f.index
+    source_row = f["source_row"].to_numpy(dtype=np.int64)
     quarantine: dict = {}
     folded: dict = {}
 
-    def reject(i, code, reason):
-        quarantine.setdefault(i, []).append((code, reason))
-
-    # 1. parse every row (labels cached per distinct label text: series repeat)
-    cache: dict[str, dict | str] = {}
-    labels: dict = {}
-    values: dict = {}
-    unparsed = f["unparsed"].fillna("")
-    for i, metric, label_text, value_text, bad in zip(f.index, f["metric"].fillna(""), f["labels"].fillna(""),
-                                                     f["value"], unparsed):
-        if bad or not metric:
-            reject(i, "unparseable_sample", "not a Prometheus sample 'NAME{labels} value [timestamp]'"
-                   if bad else "sample without a metric name")
-            continue
-        if label_text not in cache:
-            try:
-                cache[label_text] = parse_labels(label_text)
-            except LabelError as exc:
-                cache[label_text] = str(exc)
-        parsed = cache[label_text]
-        if isinstance(parsed, str):
-            reject(i, "unparseable_sample", f"labels: {parsed}")
-            continue
-        v = parse_value(value_text)
-        if v is None:
-            reject(i, "unparseable_sample", f"value '{value_text}' is not a number")
-            continue
-        if not parsed:
-            reject(i, "sample_without_labels", f"{metric} has no labels (no UUID / gpu / host): it cannot be "
-                                               "attributed to a GPU (dummy value?)")
-            continue
-        labels[i], values[i] = parsed, v
+    # 1. parse every row: labels once per distinct label text, values in bulk
+    metric_code, metric_names = _codes(f["metric"])
+    label_code, label_texts = _codes(f["labels"])
+    unparsed_code, unparsed_texts = _codes(f["unparsed"])
+    parsed_labels: list[dict | str] = []
+    for text in label_texts:
+        try:
+            parsed_labels.append(parse_labels(text))
+        except LabelError as exc:
+            parsed_labels.append(str(exc))
+    values, value_ok = parse_values(f["value"])
+    bad = np.array([t != "" for t in unparsed_texts])[unparsed_code]
+    no_metric = np.array([m == "" for m in metric_names])[metric_code]
+    label_error = np.array([isinstance(p, str) for p in parsed_labels])[label_code]
+    no_labels = np.array([isinstance(p, dict) and not p for p in parsed_labels])[label_code]
+    step = np.select([bad | no_metric, label_error, ~value_ok, no_labels], [1, 2, 3, 4], 0)
+    value_col = f["value"]
+    for p in np.flatnonzero(step):
+        i, s = index[p], step[p]
+        if s == 1:
+            reason = "not a Prometheus sample 'NAME{labels} value [timestamp]'" if bad[p] else \
+                "sample without a metric name"
+            quarantine[i] = [("unparseable_sample", reason)]
+        elif s == 2:
+            quarantine[i] = [("unparseable_sample", f"labels: {parsed_labels[label_code[p]]}")]
+        elif s == 3:
+            quarantine[i] = [("unparseable_sample", f"value '{value_col.iat[p]}' is not a number")]
+        else:
+            quarantine[i] = [("sample_without_labels", (f"{metric_names[metric_code[p]]} has no labels (no UUID / "
+                                                        "gpu / host): it cannot be attributed to a GPU (dummy value?)"))]
+    valid = step == 0
 
     ts, ts_why = _timestamps(f)
-    for i in list(labels):
-        if pd.notna(ts_why[i]):
-            reject(i, "no_timestamp" if ts_why[i] == NO_TIMESTAMP else "bad_timestamp", str(ts_why[i]))
-            del labels[i]
+    for p in sorted(ts_why):
+        if valid[p]:
+            reason = ts_why[p]
+            quarantine[index[p]] = [("no_timestamp" if reason == NO_TIMESTAMP else "bad_timestamp", reason)]
+            valid[p] = False
 
-    rows = pd.DataFrame(index=pd.Index(list(labels), dtype=f.index.dtype))
-    get = lambda *keys: pd.Series([next((labels[i][k] for k in keys if labels[i].get(k, "") != ""), pd.NA)
-                                   for i in rows.index], index=rows.index, dtype="string")
-    rows["metric"] = f.loc[rows.index, "metric"].astype("string")
-    rows["value"] = pd.Series([values[i] for i in rows.index], index=rows.index, dtype="float64")
-    rows["uuid"] = get("UUID", "uuid")
-    rows["gpu"] = get("gpu")
-    rows["host"] = get("hostname", "Hostname", "instance")
-    rows["model"] = get("modelName")
-    rows["job"] = get("hpc_job")
-    rows["mig"] = get("GPU_I_ID")
-    rows["ts"] = ts.loc[rows.index]
-    no_device = rows["uuid"].isna() & (rows["gpu"].isna() | rows["host"].isna())
-    for i in rows.index[no_device.to_numpy(dtype=bool)]:
-        reject(i, "no_device", "labels name neither a UUID nor a gpu index with a host")
-    rows = rows[~no_device]
+    ident = [_identity(d) if isinstance(d, dict) else _identity({}) for d in parsed_labels]
+    dev_of_label, _ = pd.factorize(pd.Series([x["device"] for x in ident], dtype=object))   # None -> -1
+    no_device = valid & (dev_of_label[label_code] < 0)
+    for p in np.flatnonzero(no_device):
+        quarantine[index[p]] = [("no_device", "labels name neither a UUID nor a gpu index with a host")]
+    valid &= ~no_device
 
     # 2. one group per physical GPU and time
-    device = ("uuid:" + rows["uuid"]).fillna("host:" + rows["host"].fillna("") + "/gpu:" + rows["gpu"].fillna(""))
-    rows["group"] = device + "@" + rows["ts"].astype("int64").astype("string")
-    rows["used"] = rows["metric"].isin(list(USED)).fillna(False).astype(bool)
-    finite = rows["used"] & rows["value"].notna()
-    kept_of = rows[finite].groupby("group", sort=False).head(1)
-    kept = pd.Series(kept_of.index, index=kept_of["group"].to_numpy())
+    pos = np.flatnonzero(valid)                        # rows, in file order
+    dev, t = dev_of_label[label_code[pos]], ts[pos]
+    order = _device_time_order(dev, t)                 # by GPU, time, then file order
+    new_group = np.ones(len(pos), dtype=bool)
+    new_group[1:] = (dev[order][1:] != dev[order][:-1]) | (t[order][1:] != t[order][:-1])
+    group = np.empty(len(pos), dtype=np.int64)
+    group[order] = np.cumsum(new_group) - 1
+    n_groups = int(new_group.sum())
+    used_code = {m: k for k, m in enumerate(USED)}
+    metric_used = np.array([used_code.get(m, -1) for m in metric_names])
+    used = metric_used[metric_code[pos]]               # 0, 1, 2 for the used metrics, -1 for the others
+    v = values[pos]
+    nan = np.isnan(v)
+    finite = (used >= 0) & ~nan
+    target = np.full(n_groups, -1, dtype=np.int64)     # index into pos: the group's row (its first finite sample)
+    fin = order[finite[order]]
+    fin_first = np.r_[True, group[fin][1:] != group[fin][:-1]] if len(fin) else np.zeros(0, dtype=bool)
+    target[group[fin[fin_first]]] = fin[fin_first]
+    # the reference sample of each (group, used metric): its first finite value, else its first sample
+    u = order[used[order] >= 0]
+    key = group[u] * len(USED) + used[u]
+    by_key = np.argsort(key * 2 + nan[u], kind="stable")     # sorted already but for repeats: near linear
+    ref_order, ref_key = u[by_key], key[by_key]
+    first = np.r_[True, ref_key[1:] != ref_key[:-1]] if len(ref_key) else np.zeros(0, dtype=bool)
+    ref_of_key = np.full(n_groups * len(USED), -1, dtype=np.int64)
+    ref_of_key[ref_key[first]] = ref_order[first]
+    ref = np.where(used >= 0, ref_of_key[group * len(USED) + np.maximum(used, 0)], -1)
 
-    out_rows = []
-    group_labels: dict = {}
-    for g, target in kept.items():
-        group_labels[g] = []
-        out_rows.append(target)
-    # the reference sample of each metric in a group: its first finite value, else its first sample
-    used_rows = rows[rows["used"]]
-    order = used_rows.assign(_nan=used_rows["value"].isna()).sort_values(["_nan"], kind="stable")
-    refs = order.drop_duplicates(["group", "metric"], keep="first")
-    first_value: dict = {(g, m): (i, v) for i, g, m, v in zip(refs.index, refs["group"], refs["metric"], refs["value"])}
-    for i, g, metric, value, used, mig in zip(rows.index, rows["group"], rows["metric"], rows["value"],
-                                              rows["used"], rows["mig"]):
-        if g not in kept.index:
-            reject(i, "no_power_metric", f"no {POWER_METRIC} / {ENERGY_METRIC} / {UTIL_METRIC} value for this GPU "
-                                         "at this time: nothing to measure")
-            continue
-        target = kept[g]
-        if not used:
-            folded[i] = (target, f"{metric} is not used for energy (counted with the GPU's row)")
-            continue
-        where = f" (MIG instance GPU_I_ID={mig})" if isinstance(mig, str) else ""
-        ref_i, ref_v = first_value[(g, metric)]
-        if i == ref_i:
-            group_labels[g].append(labels[i])
-            if i != target:
-                folded[i] = (target, f"{metric} joined onto this GPU's row for the same time{where}")
-            continue
-        ref_line = int(f.at[ref_i, "source_row"])
-        if pd.isna(value):
-            folded[i] = (target, f"{metric} has no value (NaN); the GPU's value for this time is on line {ref_line}")
-        elif value == ref_v:
-            group_labels[g].append(labels[i])
-            folded[i] = (target, f"{metric} repeats the whole-GPU value of line {ref_line}{where}: "
-                                 "de-duplicated by UUID, counted once")
+    row = np.arange(len(pos))
+    kept = target[group] >= 0
+    ref_v = np.where(ref >= 0, v[np.maximum(ref, 0)], np.nan)
+    with np.errstate(invalid="ignore"):
+        same = v == ref_v
+    # per row: 0 no power metric, 1 not used, 2 reference, 3 NaN, 4 repeat, 5 conflicting
+    fate = np.select([~kept, used < 0, ref == row, nan, same], [0, 1, 2, 3, 4], 5)
+    contributes = kept & ((fate == 2) | (fate == 4))
+    is_target = target[group] == row
+
+    where_of_label = [f" (MIG instance GPU_I_ID={x['mig']})" if x["mig"] is not None else "" for x in ident]
+    labels_index = index.to_numpy()
+    for k in np.flatnonzero((fate == 0) | (fate == 5)):
+        p = pos[k]
+        metric = metric_names[metric_code[p]]
+        if fate[k] == 0:
+            reason = ("no_power_metric", (f"no {POWER_METRIC} / {ENERGY_METRIC} / {UTIL_METRIC} value for this GPU "
+                                          "at this time: nothing to measure"))
         else:
-            reject(i, "conflicting_duplicate",
-                   f"{metric} = {value} differs from {ref_v} on line {ref_line} for the same GPU and time{where} "
-                   "(first kept)")
+            reason = ("conflicting_duplicate",
+                      (f"{metric} = {float(v[k])} differs from {float(ref_v[k])} on line "
+                       f"{int(source_row[pos[ref[k]]])} for the same GPU and time{where_of_label[label_code[p]]} "
+                       "(first kept)"))
+        quarantine[labels_index[p]] = [reason]
+    # folded rows: their notes depend on the metric (and MIG instance), or for NaN / repeats on the reference line
+    fold = (fate == 1) | ((fate == 2) & ~is_target) | (fate == 3) | (fate == 4)
+    notes_of = np.empty(len(pos), dtype=object)
+    m1 = fold & (fate == 1)
+    notes_of[m1] = np.array([f"{m} is not used for energy (counted with the GPU's row)" for m in metric_names],
+                            dtype=object)[metric_code[pos[m1]]]
+    m2 = np.flatnonzero(fold & (fate == 2))
+    pair, pairs = pd.factorize(metric_code[pos[m2]] * len(label_texts) + label_code[pos[m2]])
+    notes_of[m2] = np.array([f"{metric_names[x // len(label_texts)]} joined onto this GPU's row for the same time"
+                             f"{where_of_label[x % len(label_texts)]}" for x in pairs.tolist()] + [""],
+                            dtype=object)[pair]
+    for k in np.flatnonzero(fold & ((fate == 3) | (fate == 4))):
+        p = pos[k]
+        metric, ref_line = metric_names[metric_code[p]], int(source_row[pos[ref[k]]])
+        notes_of[k] = f"{metric} has no value (NaN); the GPU's value for this time is on line {ref_line}" \
+            if fate[k] == 3 else (f"{metric} repeats the whole-GPU value of line {ref_line}"
+                                  f"{where_of_label[label_code[p]]}: de-duplicated by UUID, counted once")
+    folded.update(zip(labels_index[pos[fold]].tolist(),
+                      zip(labels_index[pos[target[group[fold]]]].tolist(), notes_of[fold].tolist())))
 
-    out = pd.DataFrame(index=pd.Index(out_rows, dtype=f.index.dtype))
-    groups = [rows.at[i, "group"] for i in out.index]
+    # 3. the GPU-time rows, in file order of their first finite sample
+    rows = np.sort(target[target >= 0])
+    g_out = group[rows]
+    p_out = pos[rows]
+    out = pd.DataFrame(index=index[p_out])
     out["source_file"] = source_label
-    out["source_row"] = f.loc[out.index, "source_row"]
-    for col, src in (("host", "host"), ("device_uuid", "uuid"), ("gpu_index", "gpu"), ("gpu_model", "model")):
-        out[col] = rows.loc[out.index, src]
-    out["ts_utc"] = rows.loc[out.index, "ts"]
-    for metric, col in USED.items():
-        out[col] = pd.Series([first_value.get((g, metric), (None, np.nan))[1] * SCALE[metric] for g in groups],
-                             index=out.index, dtype="float64")
-    jobs, label_json = [], []
-    for g in groups:
-        dicts = group_labels[g]
-        job_values = sorted({d["hpc_job"] for d in dicts if d.get("hpc_job", "") != ""})
-        merged = _merge_labels(dicts)
-        if len(job_values) > 1:
-            merged["hpc_job"] = ",".join(job_values)
-        jobs.append(job_values[0] if len(job_values) == 1 else pd.NA)
-        label_json.append(json.dumps(merged, sort_keys=True, ensure_ascii=False))
-    out["job_id"] = pd.Series(jobs, index=out.index, dtype="string")
-    out["labels_json"] = pd.Series(label_json, index=out.index, dtype="string")
+    out["source_row"] = source_row[p_out]
+    lab = label_code[p_out]
+    for col, name in (("host", "host"), ("device_uuid", "uuid"), ("gpu_index", "gpu"), ("gpu_model", "model")):
+        out[col] = _string_column(lab, [x[name] for x in ident]).set_axis(out.index)
+    out["ts_utc"] = pd.DatetimeIndex(ts[p_out].view("datetime64[ns]")).tz_localize("UTC")
+    for metric, m in used_code.items():
+        r = ref_of_key[g_out * len(USED) + m]
+        out[USED[metric]] = np.where(r >= 0, v[np.maximum(r, 0)], np.nan) * SCALE[metric]
+    # job and labels: from the set of label texts counted in each row (one text per GPU and time, but for MIG)
+    c = order[contributes[order]]
+    cg, cl = group[c], label_code[pos[c]]
+    starts = np.flatnonzero(np.r_[True, cg[1:] != cg[:-1]]) if len(c) else np.zeros(0, dtype=np.int64)
+    lo = np.minimum.reduceat(cl, starts) if len(c) else cl
+    hi = np.maximum.reduceat(cl, starts) if len(c) else cl
+    combo_of_group = np.full(n_groups, -1, dtype=np.int64)
+    combo_of_group[cg[starts]] = lo                    # one label text: its code; several: a code after them
+    combos: dict[tuple, int] = {}
+    ends = np.r_[starts[1:], len(c)]
+    for s in np.flatnonzero(lo != hi):
+        members = tuple(sorted(set(cl[starts[s]:ends[s]].tolist())))
+        combo_of_group[cg[starts[s]]] = combos.setdefault(members, len(label_texts) + len(combos))
+    seen = np.bincount(lo[lo == hi], minlength=len(label_texts)) > 0
+    results = [_job_and_labels([parsed_labels[x]]) if seen[x] else (None, None) for x in range(len(label_texts))]
+    results += [_job_and_labels([parsed_labels[x] for x in members]) for members in combos]
+    codes_out = combo_of_group[g_out]
+    out["job_id"] = _string_column(codes_out, [r[0] for r in results]).set_axis(out.index) if results else pd.NA
+    out["labels_json"] = _string_column(codes_out, [r[1] for r in results]).set_axis(out.index) if results else pd.NA
 
     notes = []
     mig_repeats = sum(1 for _, note in folded.values() if "MIG instance" in note and "repeats" in note)

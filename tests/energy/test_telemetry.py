@@ -94,6 +94,17 @@ def test_nan_power_makes_gaps_merged_into_one():
     assert r.gaps[["duration_s", "reason", "intervals"]].values.tolist() == [[3.0, tel.GAP_POWER_MISSING, 3]]
 
 
+def test_gaps_of_two_devices_do_not_merge():
+    # GPU-a: samples at 0, 60, 1000 s, its last interval (60 -> 1000 s) is a 940 s gap; GPU-b: samples at 0, 1000,
+    # 1060 s, its first interval (0 -> 1000 s) is a 1000 s gap. Same reason and job, and numbered one after the
+    # other, but no sample in common: two gaps, 940 s + 1000 s = 1940 s
+    a = _samples([0, 60, 1000], power=[100.0] * 3, uuid="GPU-a")
+    b = _samples([0, 1000, 1060], power=[100.0] * 3, uuid="GPU-b")
+    r = tel.integrate_power(pd.concat([a, b], ignore_index=True), max_gap_s=120)
+    assert r.gaps[["device_uuid", "gap_start_utc", "gap_end_utc", "duration_s", "intervals"]].values.tolist() == [
+        ["GPU-a", _at(60), _at(1000), 940.0, 1], ["GPU-b", _at(0), _at(1000), 1000.0, 1]]
+
+
 def test_negative_power_is_invalid_not_energy():
     # -5 W at 1 s: intervals 0 -> 1 and 1 -> 2 are gaps (power_invalid); 2 -> 3 at 100 W = 100 J
     r = tel.integrate_power(_samples(range(4), power=[100, -5, 100, 100]), max_gap_s=10)
@@ -340,6 +351,18 @@ def test_attribution_keeps_interval_flags_and_provenance():
     assert att["flags"].tolist() == ["", tel.FLAG_COUNTER_RESET, ""]
     assert att["source_row_start"].tolist() == [2, 3, 4] and set(att["method"]) == {"counter_delta"}
 
+
+
+def test_attribution_columns_selected():
+    # only the columns asked for are built, with the same values as in the full frame
+    r = tel.counter_energy(_samples([0, 10, 20, 30], counter=[1000, 2000, 50, 150]), max_gap_s=60, max_power_w=2000)
+    args = (r.intervals, _jobs(("A", 0, 30, 8)), _hosts(("A", "gpu001")))
+    full = tel.attribute_to_jobs(*args)
+    some = tel.attribute_to_jobs(*args, columns=["energy_j", "job_id"])
+    assert list(some.columns) == ["job_id", "energy_j"]                  # in ATTRIBUTION_COLUMNS order
+    pd.testing.assert_frame_equal(some, full[["job_id", "energy_j"]])
+    with pytest.raises(ValueError):
+        tel.attribute_to_jobs(*args, columns=["watts"])
 
 # --- expand_nodelist ----------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -123,6 +124,61 @@ def test_range_query_two_gpus_three_timestamps():
     labels = json.loads(f["labels_json"].iloc[0])
     assert labels["instance"] == "10.0.0.5:9400" and "Hostname" not in labels and "UUID" not in labels
     assert raw.frame.loc[f.index[0], "json_path"].startswith("data.result[")
+
+
+def test_range_query_series_in_bulk_and_a_malformed_point_on_its_own(tmp_path):
+    # series 0 is well-formed (read in bulk); series 1 has a point whose value is a JSON number (read point by
+    # point: its good points are samples, the bad one is quarantined). 1784016000 s = 2026-07-14T08:00:00Z
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": dcgm.POWER_METRIC, "UUID": A, "gpu": "0", "Hostname": "n1"},
+         "values": [[1784016000, "100.5"], [1784016015.5, "NaN"]]},
+        {"metric": {"__name__": dcgm.POWER_METRIC, "UUID": B, "gpu": "1", "Hostname": "n1"},
+         "values": [[1784016000, "200"], [1784016015, 7], [1784016030, "210"]]}]}}
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    raw, p = _parse(path)
+    _accounting(raw, p)
+    f = raw.frame.astype(object)
+    assert f["source_row"].tolist() == [1, 2, 3, 4, 5]                  # ordinal of the point in the document
+    assert f["json_path"].tolist() == ["data.result[0].values[0]", "data.result[0].values[1]",
+                                       "data.result[1].values[0]", "data.result[1].values[1]",
+                                       "data.result[1].values[2]"]
+    assert f["timestamp_s"].tolist() == ["1784016000", "1784016015.5", "1784016000", "", "1784016030"]
+    assert f["value"].tolist() == ["100.5", "NaN", "200", "", "210"]
+    assert f["labels"].tolist()[0] == f'UUID="{A}",gpu="0",Hostname="n1"'
+    assert f["unparsed"].tolist() == ["", "", "", "[1784016015, 7]", ""]
+    assert f["metric"].tolist() == [dcgm.POWER_METRIC] * 3 + [""] + [dcgm.POWER_METRIC]
+    # A at 08:00:00 100.5 W; A at 08:00:15.5 has NaN only: no power metric; B 200 W at :00 and 210 W at :30
+    out = p.frame
+    assert list(zip(out["device_uuid"], out["ts_utc"], out["power_w"])) == [
+        (A, pd.Timestamp("2026-07-14T08:00:00Z"), 100.5), (B, pd.Timestamp("2026-07-14T08:00:00Z"), 200.0),
+        (B, pd.Timestamp("2026-07-14T08:00:30Z"), 210.0)]
+    assert out["source_row"].tolist() == [1, 3, 5]
+    assert {i: rs[0][0] for i, rs in p.quarantine.items()} == {1: "no_power_metric", 3: "unparseable_sample"}
+
+
+def test_instant_query_vector(tmp_path):
+    doc = {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"__name__": dcgm.POWER_METRIC, "UUID": A}, "value": [1784016000, "321.25"]}]}}
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    raw, p = _parse(path)
+    assert raw.frame["json_path"].tolist() == ["data.result[0].value"]
+    assert p.frame[["device_uuid", "power_w"]].values.tolist() == [[A, 321.25]]
+
+
+@pytest.mark.parametrize("texts", [
+    ["1", "1.", ".5", "-0", "+1", "1e3", "1E+05", "1e309", "-1e309", "9" * 400, "0.000000000000000000001", "650.25",
+     "NaN", "nan", "+Inf", "-Inf", "Infinity", " 12 ", "1_000", "0x1F", "1,5", "12 W", "\u0661\u0662", "", "abc",
+     None],
+    [repr(x) for x in [0.1, 1 / 3, 2 ** 0.5 * 1e10, 5e-324, 1.7976931348623157e308, 433.78, 1784016015.5]]])
+def test_parse_values_in_bulk_is_parse_value(texts):
+    values, ok = dcgm.parse_values(pd.Series(texts, dtype="string"))
+    for text, v, good in zip(texts, values, ok):
+        expected = dcgm.parse_value(text)
+        assert good == (expected is not None), text
+        if good:
+            assert (math.isnan(v) and math.isnan(expected)) or v == expected, text
 
 
 def test_hostname_and_Hostname_are_the_same_host(tmp_path):
