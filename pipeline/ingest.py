@@ -415,29 +415,49 @@ def _file_rows(path: Path) -> int:
         return 0
 
 
+def _family(src: Source, path: Path, label: str) -> str | None:
+    kind = sniff(path, label) if src.kind == "auto" else src.kind
+    adapter = ADAPTERS.get(kind)
+    return adapter.FAMILY if adapter is not None else None
+
+
 def ingest_all(cfg: Config, validator: Validator, bounds: PeriodBounds, out_dir: Path, *,
-               group_usage: bool = False) -> list[Ingested]:
-    """Every source file, in config order. ``group_usage``: billing rows are summed into usage groups as they
-    are read (``pipeline.usage_groups``; what a run does), with each row's group in ``out_dir/drilldown``."""
-    results = []
+               group_usage: bool = False, power_sink=None) -> list[Ingested]:
+    """Every source file; the results are in config order.
+
+    ``group_usage``: billing rows are summed into usage groups as they are read (``pipeline.usage_groups``; what
+    a run does), with each row's group in ``out_dir/drilldown``.
+    ``power_sink(src, src_id, done) -> sink factory``: GPU telemetry files are read after every other source
+    (``done``: those results) and their accepted samples go to the sink instead of being kept (a run reduces
+    them file by file, ``pipeline.energy.site_telemetry.TelemetryStream``, which needs the site's jobs)."""
     # every path is checked before any file is read, so a typo is reported at once
     all_paths = [expand_paths(cfg, src, index) for index, src in enumerate(cfg.sources)]
+    files = []
     for src, paths in zip(cfg.sources, all_paths):
         for path in paths:
             src_id = src.id or path.stem
             if src.id and len(paths) > 1:
                 src_id = f"{src.id}:{path.name}"
-            usage_sink = row_map = None
-            if group_usage:
-                row_map = out_dir / ROW_MAP_DIR / f"{safe_name(src_id)}.usage_rows.parquet"
-                usage_sink = lambda row_map=row_map: UsageGroups(cfg.entity.timezone, row_map)  # noqa: E731
-            if cfg.engine == "spark":        # billing files on Spark (docs/engines.md); other families below
-                from pipeline.engines.spark import ingest_if_usage
+            files.append((src, src_id, path))
+    later = set()
+    if power_sink is not None:
+        later = {n for n, (src, _, path) in enumerate(files) if _family(src, path, _label(cfg, path)) == "power"}
+    results: dict[int, Ingested] = {}
+    for n in [k for k in range(len(files)) if k not in later] + sorted(later):
+        src, src_id, path = files[n]
+        usage_sink = row_map = None
+        if group_usage:
+            row_map = out_dir / ROW_MAP_DIR / f"{safe_name(src_id)}.usage_rows.parquet"
+            usage_sink = lambda row_map=row_map: UsageGroups(cfg.entity.timezone, row_map)  # noqa: E731
+        if cfg.engine == "spark":        # billing files on Spark (docs/engines.md); other families below
+            from pipeline.engines.spark import ingest_if_usage
 
-                done = ingest_if_usage(cfg, src, src_id, path, validator, bounds, out_dir, row_map=row_map)
-                if done is not None:
-                    results.append(done)
-                    continue
-            results.append(ingest_source(cfg, src, src_id, path, validator, bounds, out_dir,
-                                         usage_sink_factory=usage_sink))
-    return results
+            done = ingest_if_usage(cfg, src, src_id, path, validator, bounds, out_dir, row_map=row_map)
+            if done is not None:
+                results[n] = done
+                continue
+        kwargs = {"usage_sink_factory": usage_sink}
+        if n in later:
+            kwargs["sink_factory"] = power_sink(src, src_id, [results[k] for k in sorted(results)])
+        results[n] = ingest_source(cfg, src, src_id, path, validator, bounds, out_dir, **kwargs)
+    return [results[k] for k in sorted(results)]

@@ -35,7 +35,7 @@ from pipeline.energy import cloud as cloud_energy
 from pipeline.energy import meters as meters_energy
 from pipeline.energy.mix import energy_mix
 from pipeline.energy import site as site_energy
-from pipeline.energy.site_telemetry import measured_job_energy
+from pipeline.energy.site_telemetry import TelemetryStream
 from pipeline.errors import OutputError, ValidationFailed
 from pipeline.flags import defaults_shares
 from pipeline.evidence import load_library
@@ -74,7 +74,17 @@ def compute(cfg: Config, work_dir: Path, *, previous: Path | None = None
     bounds = period_bounds(cfg)
     validator = Validator(work_dir / "validation")
     log_event("start", config=str(cfg.config_path or ""), period=cfg.period.label, sources=len(cfg.sources))
-    ingested = ingest_all(cfg, validator, bounds, work_dir, group_usage=True)
+    # GPU telemetry is reduced file by file as it is read (TelemetryStream), which needs the site's scheduler
+    # jobs: power files are read after the other sources, each into its site's stream
+    site_jobs = _SiteJobs(bounds)
+    streams: dict[str, TelemetryStream] = {}
+
+    def power_sink(src, src_id: str, done: list[Ingested]):
+        if src.site not in streams:
+            streams[src.site] = TelemetryStream(site_jobs.get(src.site, done)[0], cfg.entity.timezone)
+        return lambda: _StreamSink(streams[src.site], src.max_gap_s, src.id or str(src.path))
+
+    ingested = ingest_all(cfg, validator, bounds, work_dir, group_usage=True, power_sink=power_sink)
     for ing in ingested:
         r = ing.report
         log_event("ingested", source=r.source_id, kind=r.kind, rows_read=r.rows_read, rows_accepted=r.rows_accepted,
@@ -122,20 +132,11 @@ def compute(cfg: Config, work_dir: Path, *, previous: Path | None = None
                 mframe = pd.concat([mframe, fills.astype({"source_row": "int64"})], ignore_index=True)
             meter_rows = meters_energy.meter_months(mframe, site, bounds)
             site_meter_rows[site.id] = meter_rows
-        slurm = [j.frame for j in jobs if j.kind != "codecarbon"]
-        runs = [j.frame for j in jobs if j.kind == "codecarbon"]
-        jframe = pd.concat(slurm, ignore_index=True) if slurm else None
-        codecarbon_kwh = {}
-        if runs:
-            standalone, codecarbon_kwh, cc_matches = site_energy.nest_codecarbon(
-                jframe, pd.concat(runs, ignore_index=True), bounds)
-            codecarbon_nesting += [{"site": site.id, **m} for m in cc_matches]
-            if len(standalone):
-                jframe = standalone if jframe is None else pd.concat([jframe, standalone], ignore_index=True)
-        power = [(i.frame, i.source.max_gap_s) for i in ingested if i.family == "power" and i.source.site == site.id]
+        jframe, codecarbon_kwh, cc_matches = site_jobs.get(site.id, ingested)
+        codecarbon_nesting += [{"site": site.id, **m} for m in cc_matches]
         telemetry_kwh, tele = {}, {}
-        if power:
-            telemetry_kwh, tele = measured_job_energy(power, jframe, cfg.entity.timezone)
+        if site.id in streams:
+            telemetry_kwh, tele = streams[site.id].result()
             telemetry_reports.append({"site": site.id, **{k: v for k, v in tele.items()
                                                            if k not in ("months", "workloads", "job_sources")},
                                       "kubernetes_workloads": len(tele["workloads"])})
@@ -390,6 +391,43 @@ def _write_manifest(d: Disclosure, stage: Path) -> None:
 def input_fingerprint(cfg: Config) -> list[str]:
     """SHA-256 of every input file, in the order ingest reads them (cheap next to parsing)."""
     return [sha256_file(p) for i, src in enumerate(cfg.sources) for p in expand_paths(cfg, src, i)]
+
+
+class _SiteJobs:
+    """A site's scheduler jobs (Slurm, plus CodeCarbon runs inside no Slurm job), built once from the ingested
+    job sources: the telemetry stream and the allocation must see the same frame."""
+
+    def __init__(self, bounds) -> None:
+        self.bounds = bounds
+        self._done: dict[str, tuple] = {}
+
+    def get(self, site_id: str, ingested: list[Ingested]) -> tuple[pd.DataFrame | None, dict, list]:
+        if site_id not in self._done:
+            jobs = [i for i in ingested if i.family == "job" and i.source.site == site_id]
+            slurm = [j.frame for j in jobs if j.kind != "codecarbon"]
+            runs = [j.frame for j in jobs if j.kind == "codecarbon"]
+            jframe = pd.concat(slurm, ignore_index=True) if slurm else None
+            codecarbon_kwh, matches = {}, []
+            if runs:
+                standalone, codecarbon_kwh, matches = site_energy.nest_codecarbon(
+                    jframe, pd.concat(runs, ignore_index=True), self.bounds)
+                if len(standalone):
+                    jframe = standalone if jframe is None else pd.concat([jframe, standalone], ignore_index=True)
+            self._done[site_id] = (jframe, codecarbon_kwh, matches)
+        return self._done[site_id]
+
+
+class _StreamSink:
+    """Ingest sink of a power file: its accepted samples go to the site's TelemetryStream, none are kept."""
+
+    def __init__(self, stream: TelemetryStream, max_gap_s: float, key: str) -> None:
+        self.stream, self.max_gap_s, self.key = stream, max_gap_s, key
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        self.stream.add(chunk, self.max_gap_s, self.key)
+
+    def frame(self, template: pd.DataFrame) -> pd.DataFrame:
+        return template
 
 
 def run_id_for(cfg: Config, factor_library_version: str, input_sha256: list[str]) -> str:

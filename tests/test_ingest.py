@@ -90,3 +90,32 @@ def test_telemetry_sources_are_ingested_with_row_accounting(tmp_path, kind, path
     if r.quarantine_file:
         with open(tmp_path / r.quarantine_file, newline="", encoding="utf-8") as fh:
             assert len(list(_csv.DictReader(fh))) == r.rows_quarantined
+
+
+def test_power_files_are_read_last_into_a_sink_and_results_keep_config_order(tmp_path):
+    """A run reduces GPU telemetry file by file (TelemetryStream needs the site's jobs): with ``power_sink``,
+    the DCGM file (listed before sacct here) is read after it, and its samples go to the sink, not the result."""
+    from pipeline.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / "demo" / "disclosure.yaml")
+    dcgm = next(s for s in cfg.sources if s.kind == "dcgm")
+    sacct = next(s for s in cfg.sources if s.kind == "slurm_sacct")
+    cfg = cfg.model_copy(update={"sources": [dcgm, sacct]})
+    seen, kept = [], []
+
+    class Keep:
+        def add(self, chunk):
+            kept.append(len(chunk))
+
+        def frame(self, template):
+            return template
+
+    def power_sink(src, src_id, done):
+        seen.append([i.kind for i in done])          # what was read before the power file
+        return Keep
+
+    results = ingest_all(cfg, Validator(tmp_path / "gx"), bounds(cfg), tmp_path, power_sink=power_sink)
+    assert [i.kind for i in results] == ["dcgm", "slurm_sacct"]      # config order
+    assert seen == [["slurm_sacct"]]
+    (power,) = [i for i in results if i.kind == "dcgm"]
+    assert power.frame.empty and sum(kept) == power.report.rows_accepted > 0
