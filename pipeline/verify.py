@@ -33,6 +33,7 @@ where ``target`` names the file (path inside the pack) or the figure checked.
       inputs              per input in summary.json: the same in manifest.json; rows read = accepted + quarantined
       quarantine          per quarantine file: referenced by an input and holding its rows_quarantined rows
       inputs.copy         when the pack copies its inputs (inputs/): each copy hashes to the input's sha256
+      drilldown           per billing row map (drilldown/): one entry per accepted row of its input, none twice
     read                  a file a check needs cannot be read (missing, not its format, columns missing)
 
 Tolerances (figures are floats; sums here use ``math.fsum``)
@@ -70,6 +71,8 @@ XLSX = "disclosure.xlsx"
 PDF = "disclosure.pdf"
 CONFIG_DIR = "config"
 QUARANTINE_DIR = "quarantine"
+DRILLDOWN_DIR = "drilldown"
+ROW_MAP_SUFFIX = ".usage_rows.parquet"
 INPUTS_DIR = "inputs"          # copies of the input files (run --copy-inputs)
 
 REL_REPERFORM = 1e-9
@@ -930,6 +933,41 @@ def _check_inputs(pack: Path, summary: Any, manifest: dict | None, rep: _Report)
                 rep.fail("quarantine", rel, f"no input of {SUMMARY} names this quarantine file")
     if (pack / INPUTS_DIR).is_dir():
         _check_input_copies(pack, inputs, rep)
+    if (pack / DRILLDOWN_DIR).is_dir():
+        _check_drilldown(pack, inputs, rep)
+
+
+def _check_drilldown(pack: Path, inputs: list, rep: _Report) -> None:
+    """drilldown/<source>.usage_rows.parquet: one entry per accepted row of its billing input (no row twice,
+    none outside the file), and no row map without an input."""
+    import pyarrow.parquet as pq
+
+    from pipeline.validate.quarantine import safe_name
+
+    by_name = {f"{safe_name(str(i.get('source')))}{ROW_MAP_SUFFIX}": i for i in inputs if isinstance(i, dict)}
+    for p in sorted((pack / DRILLDOWN_DIR).rglob("*")):
+        rel = p.relative_to(pack).as_posix()
+        if not p.is_file() or p.name.endswith(".crc"):
+            continue
+        i = by_name.get(p.name) or (by_name.get(p.parent.name) if p.parent != pack / DRILLDOWN_DIR else None)
+        if i is None:
+            rep.fail("drilldown", rel, f"no input of {SUMMARY} has this row map")
+            continue
+        if p.parent != pack / DRILLDOWN_DIR:      # a Spark row map is a folder of parts: checked as a whole below
+            continue
+        try:
+            rows = pq.read_table(p, columns=["source_row"]).column("source_row").to_numpy()
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is a failed check
+            rep.fail("drilldown", rel, f"cannot be read as a row map: {exc}")
+            continue
+        problems = []
+        if len(rows) != i.get("rows_accepted"):
+            problems.append(f"maps {len(rows):,} rows, input '{i.get('source')}' accepted {i.get('rows_accepted')!r}")
+        if len(rows) and len(set(rows.tolist())) != len(rows):
+            problems.append("a source row is mapped twice")
+        if len(rows) and rows.min() < 1:
+            problems.append("a source row number below 1")
+        rep.expect("drilldown", rel, problems, f"one entry per accepted row of input '{i.get('source')}'")
 
 
 def _check_input_copies(pack: Path, inputs: list, rep: _Report) -> None:

@@ -133,6 +133,16 @@ def drop_quarantine_row(pack: Path) -> None:
     _write_rows(path, _rows(path)[:-1])
 
 
+ROW_MAP = "drilldown/aws-focus.usage_rows.parquet"
+
+
+def drop_row_map_row(pack: Path) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(pack / ROW_MAP)
+    pq.write_table(table.slice(0, table.num_rows - 1), pack / ROW_MAP)
+
+
 def delete_file(pack: Path) -> None:
     (pack / "site_allocation.csv").unlink()
 
@@ -254,6 +264,7 @@ CONSISTENT = [
     ("summary-total", alter_summary_total, "summary.json", {"totals", "xlsx.summary", "pdf.attachment"}),
     ("xlsx-cell", alter_xlsx_cell, "disclosure.xlsx", {"xlsx.summary", "pdf.attachment"}),
     ("quarantine-row", drop_quarantine_row, QUARANTINE, {"quarantine"}),
+    ("row-map-row", drop_row_map_row, ROW_MAP, {"drilldown"}),
     ("config-copy", append_text(CONFIG_COPY, "# edited after the run\n"), CONFIG_COPY, {"config.sha256"}),
 ]
 
