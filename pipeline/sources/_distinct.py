@@ -24,20 +24,35 @@ def map_distinct(func: Callable[[object], object], s: pd.Series, dtype: str | No
     return out.astype(dtype) if dtype else out
 
 
+def map_distinct_tuple(func: Callable[[object], tuple], s: pd.Series) -> list[np.ndarray]:
+    """``func`` returning a tuple, once per distinct value: one object array per tuple position."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    done = [func(_na(u)) for u in uniques] + [func(None)]
+    return [np.array([d[k] for d in done], dtype=object)[codes] for k in range(len(done[0]))]
+
+
 def apply_distinct(func: Callable[..., object], *columns: pd.Series, dtype: str | None = "string") -> pd.Series:
     """``[func(a, b, ...) for a, b, ... in zip(columns)]`` computed once per distinct combination."""
     if not columns:
         raise ValueError("apply_distinct needs at least one column")
     index = columns[0].index
-    if len(index) == 0:
+    n = len(index)
+    if n == 0:
         out = pd.Series([], index=index, dtype=object)
         return out.astype(dtype) if dtype else out
-    frame = pd.DataFrame({i: c.to_numpy(dtype=object) for i, c in enumerate(columns)}, index=index)
-    grouped = frame.groupby(list(frame.columns), dropna=False, sort=False)
-    codes = grouped.ngroup().to_numpy()
-    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
-    combos = frame.to_numpy(dtype=object)[first]
+    # each column's distinct values, then one integer key per row for the combination (mixed radix)
+    factorized = [pd.factorize(c, use_na_sentinel=True) for c in columns]
+    key = np.zeros(n, dtype=np.int64)
+    radix = 1
+    for codes, uniques in factorized:
+        if radix * (len(uniques) + 1) >= 2**62:          # too many combinations for one int64: re-factorize
+            key, _ = pd.factorize(key, sort=False)
+            radix = int(key.max()) + 1
+        key = key + (codes.astype(np.int64) + 1) * radix
+        radix *= len(uniques) + 1
+    combos, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     values = np.empty(len(combos), dtype=object)
-    values[:] = [func(*(_na(v) for v in combo)) for combo in combos]
-    out = pd.Series(values[codes], index=index)
+    values[:] = [func(*(_na(u[c]) if c >= 0 else None for c, u in ((codes[i], uniques) for codes, uniques in factorized)))
+                 for i in first]
+    out = pd.Series(values[inverse.reshape(-1)], index=index)
     return out.astype(dtype) if dtype else out

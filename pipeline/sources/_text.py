@@ -582,6 +582,15 @@ def to_utc(s: pd.Series, *, assume_zone: str | None, fmt: str | None = None) -> 
     Ambiguous / non-existent local times (DST changes) become NaT rather than guessed.
     """
     s = nullify(s)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if len(s) > 1000 and len(uniques) * 4 < len(s):
+        # exports repeat timestamps (2,208 hours in a quarter over millions of rows): parse each value once
+        parsed = _to_utc_text(pd.Series(uniques, dtype="string"), assume_zone, fmt)
+        return pd.Series(parsed.array.take(codes, allow_fill=True), index=s.index)
+    return _to_utc_text(s, assume_zone, fmt)
+
+
+def _to_utc_text(s: pd.Series, assume_zone: str | None, fmt: str | None) -> pd.Series:
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
     if s.isna().all():
         return out

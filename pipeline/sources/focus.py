@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.canonical import USAGE, conform
 from pipeline.sources import Parsed, aws_cur
-from pipeline.sources._distinct import apply_distinct, map_distinct
+from pipeline.sources._distinct import apply_distinct, map_distinct, map_distinct_tuple
 from pipeline.sources._text import read_parquet_text, MAX_TAGS_CHARS, RawTable, normalise_tags, nullify, read_delimited, to_number, to_utc  # noqa: F401
 
 KIND = "focus"
@@ -148,9 +148,9 @@ def to_canonical(raw: RawTable, *, source_label: str) -> Parsed:
     out["accelerator_model"] = pd.Series(pd.NA, index=f.index, dtype="string")
     out["energy_exclusion"] = energy_exclusions(out, col("x_UsageType"), col("x_ServiceCode"),
                                                 col("CommitmentDiscountStatus"))
-    tags = map_distinct(normalise_tags, col("Tags"), dtype=None)
-    out["tags_json"] = tags.str[0].astype("string")
-    unreadable = int((~tags.str[1].astype(bool)).sum())
+    tags_json, readable = map_distinct_tuple(normalise_tags, col("Tags"))
+    out["tags_json"] = pd.Series(tags_json, index=f.index, dtype="string")
+    unreadable = int((~readable.astype(bool)).sum())
     out["contract_id"] = pd.Series(pd.NA, index=f.index, dtype="string")
     notes = [f"{unreadable} row(s) with unreadable Tags JSON kept with no tags (phase: unallocated)"] if unreadable else []
     return Parsed(frame=conform(out, USAGE), notes=notes)
