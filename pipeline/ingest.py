@@ -325,7 +325,7 @@ def _read_chunks(cfg, src, src_id, path, validator, bounds, out_dir, label, kind
                     _header_check(validator, src_id, kind, raw, label)
                     validator.passed_headers.add(seen)
             elif n_chunks == 1 and family == "usage" and not repeats:
-                spill = LineItemSpill(partitions=max(1, _file_rows(path) // max(chunk_rows, 1)), workdir=out_dir)
+                spill = LineItemSpill(partitions=max(64, _file_rows(path) // max(chunk_rows, 1)), workdir=out_dir)
                 if first_ids is not None:
                     spill.add(*first_ids)
             n_chunks += 1

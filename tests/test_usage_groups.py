@@ -153,3 +153,28 @@ def test_id_repeated_twice_in_a_later_chunk_is_quarantined_both_times(cfg, valid
     # the row map written by the second read is whole: 698 rows, neither repeat in it
     rows = pq.read_table(ing.extra["row_map"]).column("source_row").to_pylist()
     assert len(rows) == 698 and 651 not in rows and 661 not in rows
+
+
+def test_csv_and_gzip_exports_are_read_in_chunks_with_the_same_groups(cfg, validator, tmp_path):
+    import gzip
+
+    frame = focus_rows(700, dup_of={650: 3})
+    write_parquet(frame, tmp_path / "bill.parquet", row_group=100)
+    parquet = run(cfg, validator, tmp_path, chunk_rows=100)
+    text = frame.to_csv(index=False)
+    for name, write in (("bill.csv", lambda p: p.write_text(text)),
+                        ("bill.csv.gz", lambda p: p.write_bytes(gzip.compress(text.encode())))):
+        write(tmp_path / name)
+        c = cfg.model_copy(update={"sources": [cfg.sources[0].model_copy(update={"path": str(tmp_path / name)})]})
+        work = tmp_path / name.replace(".", "_")
+        work.mkdir()
+        ing = run(c, validator, work, chunk_rows=100)
+        assert ing.report.notes[0] == "read in 7 chunks of up to 100 rows"
+        # CSV line numbers: header = line 1, so data row i is line i + 2; row 650 repeats row 3 (line 5)
+        assert ing.report.rows_quarantined == 1
+        q = pd.read_csv(work / "out-100-groups" / ing.report.quarantine_file)
+        assert q["source_row"].tolist() == [652] and "row 5" in q.loc[0, "reasons"]
+        a = parquet.frame.sort_values(["instance_type", "tags_json"]).reset_index(drop=True)
+        b = ing.frame.sort_values(["instance_type", "tags_json"]).reset_index(drop=True)
+        assert a["rows"].tolist() == b["rows"].tolist() == [174, 350, 175]      # m5/a, m5/b, p5/a
+        assert a["cost"].tolist() == pytest.approx(b["cost"].tolist())

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from pipeline.canonical import USAGE
 from pipeline.config import Config, Source
-from pipeline.sources._chunks import batch_to_text, iter_raw
+from pipeline.sources._chunks import batch_to_text
 from pipeline.sources._text import RawTable
 
 _ARROW = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
@@ -91,10 +91,8 @@ def plan_units(adapter, path: Path, chunk_rows: int) -> list[Unit]:
 
 def read_unit(task: FileTask, unit: Unit) -> RawTable:
     adapter, path = task.adapter, Path(task.path)
-    if unit.start is None:
-        for raw in iter_raw(adapter, path, chunk_rows=task.chunk_rows):
-            return raw
-        raise AssertionError("iter_raw gave no chunk")
+    if unit.start is None:      # a text file (or one Parquet cannot split): the whole file is one unit
+        return adapter.read_raw(path)
     import pyarrow.parquet as pq
     pf = pq.ParquetFile(path)
     offsets = np.cumsum([0] + [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)])

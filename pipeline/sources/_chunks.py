@@ -3,10 +3,12 @@
 A chunk is a ``RawTable`` like the whole-file one (every cell as text, ``source_row`` the 1-based row of the
 file), indexed by the row's ordinal in the file (0-based, unique across chunks) so that quarantine reasons
 keyed by index stay unique. Parquet is read one record batch at a time (``pyarrow.parquet.ParquetFile.
-iter_batches``); other files are read whole by the adapter (one chunk).
+iter_batches``), delimited text (plain or gzip) in blocks of rows (``_text.iter_delimited``).
 
 An adapter opts in by defining ``normalise_raw(frame, path) -> frame`` (the renames / header fixes its
-``read_raw`` applies after reading), so whole-file and chunked reading give the same columns.
+``read_raw`` applies after reading), so whole-file and chunked reading give the same columns, and for text
+files ``DELIMITED`` (its ``read_delimited`` arguments). FOCUS and AWS CUR do. Azure, GCP and OCI exports are
+read whole: their identical-row note compares rows across the whole file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.errors import InputError
-from pipeline.sources._text import RawTable, arrow_column_to_text
+from pipeline.sources._text import RawTable, arrow_column_to_text, iter_delimited
 
 DEFAULT_CHUNK_ROWS = 100_000
 
@@ -61,12 +63,13 @@ def batch_to_text(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
     return pd.DataFrame(data) if data else pd.DataFrame(index=range(batch.num_rows))
 
 
-def iter_parquet_text(path: Path, *, what: str, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[RawTable]:
+def iter_parquet_text(path: Path, *, what: str, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                      fix: str | None = None) -> Iterator[RawTable]:
     import pyarrow.parquet as pq
 
     def unreadable(exc: Exception) -> InputError:
         return InputError(f"cannot be read as Parquet: {exc}", file=str(path),
-                          fix=f"export the {what} again as Parquet or CSV")
+                          fix=fix or f"export the {what} again as Parquet or CSV")
     try:
         pf = pq.ParquetFile(path)
         names = pf.schema_arrow.names
@@ -98,10 +101,17 @@ def iter_parquet_text(path: Path, *, what: str, chunk_rows: int = DEFAULT_CHUNK_
 
 
 def iter_raw(adapter, path: Path, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[RawTable]:
-    """The file as chunks: record batches for a Parquet file of an adapter with ``normalise_raw``, else the
-    adapter's whole-file ``read_raw`` as one chunk."""
+    """The file as chunks, for an adapter with ``normalise_raw``: record batches of a Parquet file, or blocks of
+    rows of a delimited text file when the adapter gives ``DELIMITED`` (``read_delimited``'s keyword arguments).
+    Any other file or adapter: the adapter's whole-file ``read_raw`` as one chunk."""
     if hasattr(adapter, "normalise_raw") and is_parquet(path):
-        for raw in iter_parquet_text(path, what=getattr(adapter, "PARQUET_WHAT", adapter.KIND), chunk_rows=chunk_rows):
+        for raw in iter_parquet_text(path, what=getattr(adapter, "PARQUET_WHAT", adapter.KIND), chunk_rows=chunk_rows,
+                                     fix=getattr(adapter, "PARQUET_FIX", None)):
+            raw.frame = adapter.normalise_raw(raw.frame, path)
+            yield raw
+        return
+    if hasattr(adapter, "normalise_raw") and hasattr(adapter, "DELIMITED") and path.suffix.lower() != ".parquet":
+        for raw in iter_delimited(path, chunk_rows=chunk_rows, **adapter.DELIMITED):
             raw.frame = adapter.normalise_raw(raw.frame, path)
             yield raw
         return

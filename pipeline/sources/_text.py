@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Iterator
 import gzip
 import hashlib
 import io
@@ -449,8 +450,29 @@ def read_delimited(path: Path, *, delimiter: str = ",", what: str, quoting: bool
     """Read a delimited text file into strings, keeping line numbers. Short / long rows, and a last row the file
     cuts inside a quoted field, are kept and listed in ``malformed`` (quarantined with the reason).
     ``quoting=False`` for formats that never quote (sacct --parsable2): a '"' is then an ordinary character."""
+    (raw,) = iter_delimited(path, delimiter=delimiter, what=what, quoting=quoting, chunk_rows=None)
+    return raw
+
+
+def iter_delimited(path: Path, *, delimiter: str = ",", what: str, quoting: bool = True,
+                   chunk_rows: int | None) -> Iterator[RawTable]:
+    """``read_delimited`` in chunks of ``chunk_rows`` rows (None: one chunk, the whole file). Each chunk's frame is
+    indexed by the row's ordinal in the file (0-based, unique across chunks), as are its ``malformed`` keys; a
+    header-only file gives one empty chunk. Errors about the file as a whole (empty, not UTF-8, cut header)
+    are raised when the chunk that meets them is read."""
     if not path.is_file():
         raise InputError("file not found", file=str(path), fix="check the source 'path' in the config")
+    header: list[str] = []
+    rows, lines, malformed = [], [], {}
+    start = 0
+
+    def chunk() -> RawTable:
+        frame = pd.DataFrame(rows, columns=header, dtype="string") if rows else pd.DataFrame(
+            {h: pd.Series(dtype="string") for h in header})
+        frame.index = pd.RangeIndex(start, start + len(rows))
+        frame["source_row"] = pd.Series(lines, dtype="int64", index=frame.index)
+        return RawTable(path=path, frame=frame, malformed=dict(malformed))
+
     try:
         with _open_text(path) as fh:
             lines_in = itertools.chain(fh, [_END_MARK]) if quoting else fh
@@ -472,7 +494,7 @@ def read_delimited(path: Path, *, delimiter: str = ",", what: str, quoting: bool
             problem = _header_problem(header, path)
             if problem is not None:
                 raise problem
-            rows, lines, malformed = [], [], {}
+            yielded = False
             for row in reader:
                 cut = quoting and bool(row) and row[-1].endswith(_END_MARK)
                 if cut:
@@ -491,9 +513,14 @@ def read_delimited(path: Path, *, delimiter: str = ",", what: str, quoting: bool
                 if cut:
                     why.append(_CUT_ROW)
                 if why:
-                    malformed[len(rows)] = "; ".join(why)
+                    malformed[start + len(rows)] = "; ".join(why)
                 rows.append(row)
                 lines.append(reader.line_num - 1 if cut else reader.line_num)   # the mark's line is not the file's
+                if chunk_rows is not None and len(rows) >= chunk_rows:
+                    yield chunk()
+                    yielded = True
+                    start += len(rows)
+                    rows, lines, malformed = [], [], {}
     except UnicodeDecodeError as exc:
         offset, line = _decode_error_position(path, exc)
         raise InputError(f"is not UTF-8 text ({exc.reason} at byte {offset})", file=str(path), row=line,
@@ -501,10 +528,8 @@ def read_delimited(path: Path, *, delimiter: str = ",", what: str, quoting: bool
     except (OSError, EOFError, csv.Error) as exc:
         raise InputError(f"cannot be read as {what}: {exc}", file=str(path),
                          fix="check that the file is a complete, uncompressed or gzip-compressed text export") from None
-    frame = pd.DataFrame(rows, columns=header, dtype="string") if rows else pd.DataFrame(
-        {h: pd.Series(dtype="string") for h in header})
-    frame["source_row"] = pd.Series(lines, dtype="int64")
-    return RawTable(path=path, frame=frame, malformed=malformed)
+    if rows or not yielded:
+        yield chunk()
 
 
 def _row_runs(pairs: list[tuple[int, int]], limit: int = 5) -> str:

@@ -69,6 +69,9 @@ from pipeline.sources._text import (
 
 KIND = "aws_cur"
 FAMILY = "usage"
+PARQUET_WHAT = "Cost and Usage Report"
+PARQUET_FIX = "download the Cost and Usage Report file again (Parquet or CSV)"
+DELIMITED = {"what": "AWS Cost and Usage Report"}     # CSV / gzip CSV read in chunks too (sources/_chunks.py)
 REQUIRED = ["identity/LineItemId", "identity/TimeInterval", "bill/PayerAccountId", "lineItem/UsageAccountId",
             "lineItem/LineItemType", "lineItem/UsageStartDate", "lineItem/UsageEndDate", "lineItem/ProductCode",
             "lineItem/UsageType", "lineItem/UsageAmount", "lineItem/CurrencyCode", "lineItem/UnblendedCost"]
@@ -249,9 +252,14 @@ def read_raw(path: Path) -> RawTable:
         frame["source_row"] = pd.Series(range(1, len(frame) + 1), dtype="int64")
         raw = RawTable(path=path, frame=frame)
     else:
-        raw = read_delimited(path, what="AWS Cost and Usage Report")
+        raw = read_delimited(path, **DELIMITED)
     raw.frame = _to_legacy_names(raw.frame)
     return raw
+
+
+def normalise_raw(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """CUR 2.0 / Parquet snake_case names -> the legacy names the mapping reads (chunked reading)."""
+    return _to_legacy_names(frame)
 
 
 # --- mapping ----------------------------------------------------------------------------------------

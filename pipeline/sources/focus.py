@@ -27,6 +27,7 @@ KIND = "focus"
 FAMILY = "usage"
 WHAT = "FOCUS billing export"
 PARQUET_WHAT = "FOCUS data"
+DELIMITED = {"what": WHAT}            # CSV (or gzip CSV) exports are read in chunks too (sources/_chunks.py)
 REQUIRED = ["ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ConsumedQuantity", "ConsumedUnit",
             "BilledCost", "BillingCurrency", "ServiceName", "RegionId", "BillingAccountId", "ProviderName"]
 SOURCE_COLUMNS = {"provider": "ProviderName", "usage_start_utc": "ChargePeriodStart", "usage_end_utc": "ChargePeriodEnd",
@@ -109,7 +110,7 @@ def read_raw(path: Path) -> RawTable:
     if path.suffix.lower() == ".parquet":
         raw = read_parquet_text(path, what=PARQUET_WHAT)
     else:
-        raw = read_delimited(path, what=WHAT)
+        raw = read_delimited(path, **DELIMITED)
     raw.frame = normalise_raw(raw.frame, path)
     return raw
 
