@@ -434,6 +434,9 @@ def ingest_all(cfg: Config, validator: Validator, bounds: PeriodBounds, out_dir:
     them file by file, ``pipeline.energy.site_telemetry.TelemetryStream``, which needs the site's jobs)."""
     # every path is checked before any file is read, so a typo is reported at once
     all_paths = [expand_paths(cfg, src, index) for index, src in enumerate(cfg.sources)]
+    if cfg.projections.request_counts:       # read later, by the projections: the same folder rule applies
+        cfg.check_inside(cfg.resolve(cfg.projections.request_counts), key="projections.request_counts",
+                         given=cfg.projections.request_counts)
     files = []
     for src, paths in zip(cfg.sources, all_paths):
         for path in paths:

@@ -196,6 +196,14 @@ def test_absolute_path_elsewhere_is_refused(tmp_path):
     _refused(_config_dir(tmp_path, ["/etc/passwd"]), 0)
 
 
+def test_request_counts_outside_the_config_folder_is_refused_before_reading(tmp_path):
+    folder = _config_dir(tmp_path, ["data/bill.csv"], projections={"request_counts": "../../requests.csv"})
+    cfg = load_config(folder / "disclosure.yaml")
+    with pytest.raises(ConfigError) as ei:
+        ingest_all(cfg, Validator(tmp_path / "gx"), bounds(cfg), tmp_path / "out")
+    assert ei.value.key == "projections.request_counts" and "outside the config file's folder" in ei.value.message
+
+
 def test_symlink_inside_the_folder_pointing_outside_is_refused(tmp_path):
     folder = _config_dir(tmp_path, ["data/host.csv", "data/*.csv"])
     (folder / "data" / "host.csv").symlink_to("/etc/hostname")
