@@ -245,6 +245,16 @@ class RowCollector:
         return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 
+class DiscardRows:
+    """A sink that keeps no row (``validate``: only the reports, quarantine files and GX results are wanted)."""
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        pass
+
+    def frame(self, template: pd.DataFrame) -> pd.DataFrame:
+        return template
+
+
 _COUNTED_NOTE = re.compile(r"^(\d[\d,]*) (.+)$", re.S)
 
 
@@ -424,11 +434,12 @@ def _family(src: Source, path: Path, label: str) -> str | None:
 
 
 def ingest_all(cfg: Config, validator: Validator, bounds: PeriodBounds, out_dir: Path, *,
-               group_usage: bool = False, power_sink=None) -> list[Ingested]:
+               group_usage: bool = False, power_sink=None, sink_factory=RowCollector) -> list[Ingested]:
     """Every source file; the results are in config order.
 
     ``group_usage``: billing rows are summed into usage groups as they are read (``pipeline.usage_groups``; what
-    a run does), with each row's group in ``out_dir/drilldown``.
+    a run does), with each row's group in ``out_dir/drilldown``. ``sink_factory``: where other accepted rows go
+    (default: kept in ``Ingested.frame``; ``DiscardRows`` keeps none).
     ``power_sink(src, src_id, done) -> sink factory``: GPU telemetry files are read after every other source
     (``done``: those results) and their accepted samples go to the sink instead of being kept (a run reduces
     them file by file, ``pipeline.energy.site_telemetry.TelemetryStream``, which needs the site's jobs)."""
@@ -461,7 +472,7 @@ def ingest_all(cfg: Config, validator: Validator, bounds: PeriodBounds, out_dir:
             if done is not None:
                 results[n] = done
                 continue
-        kwargs = {"usage_sink_factory": usage_sink}
+        kwargs = {"usage_sink_factory": usage_sink, "sink_factory": sink_factory}
         if n in later:
             kwargs["sink_factory"] = power_sink(src, src_id, [results[k] for k in sorted(results)])
         results[n] = ingest_source(cfg, src, src_id, path, validator, bounds, out_dir, **kwargs)

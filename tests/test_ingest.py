@@ -129,22 +129,14 @@ def test_a_sink_result_keeps_no_chunk_alive(tmp_path):
     import pyarrow as pa
 
     from pipeline.config import load_config
-    from pipeline.ingest import ingest_source
+    from pipeline.ingest import DiscardRows, ingest_source
 
     cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / "demo" / "disclosure.yaml")
     src = next(s for s in cfg.sources if s.kind == "dcgm")
-
-    class Drop:
-        def add(self, chunk):
-            pass
-
-        def frame(self, template):
-            return template
-
     validator = Validator(tmp_path / "gx")
     gc.collect()
     before = pa.total_allocated_bytes()
-    ing = ingest_source(cfg, src, "d", cfg.resolve(src.path), validator, bounds(cfg), tmp_path, sink_factory=Drop)
+    ing = ingest_source(cfg, src, "d", cfg.resolve(src.path), validator, bounds(cfg), tmp_path, sink_factory=DiscardRows)
     gc.collect()
     assert ing.report.rows_accepted > 1000 and ing.frame.empty
     assert pa.total_allocated_bytes() - before < 64 * 1024, "the returned Ingested keeps Arrow buffers alive"
