@@ -198,7 +198,8 @@ def capped(rows: list[dict], label_key: str, where: str, limit: int = PDF_TABLE_
         return rows
     keep = set(sorted(range(len(rows)), key=lambda i: (-float(rows[i]["lb_t"]), i))[:limit - 1])
     rest = [r for i, r in enumerate(rows) if i not in keep]
-    other = {label_key: f"{len(rest):,} more rows with less location-based tCO2e each (all rows: {where})",
+    other = {**{k: "" for k in rows[0]},             # every column the table shows, empty but the label
+             label_key: f"{len(rest):,} more rows with less location-based tCO2e each (all rows: {where})",
              **{c: sum(float(r.get(c) or 0.0) for r in rest) for c in ("lb_t", "mb_t", "energy_mwh")}}
     if all("cost" in r for r in rest):
         currencies = {r.get("cost_currency") for r in rest}

@@ -56,3 +56,30 @@ def test_failed_expectations_follow_the_grouping():
     assert grouped_failed(failed, n_inputs=3, limit=10) is failed
     (row,) = grouped_failed(failed, n_inputs=50, limit=10)
     assert row["source"] == "dcgm" and row["unexpected_count"] == 6
+
+
+def test_a_report_with_long_tables_renders_with_the_rest_summed():
+    """Every breakdown table and the inputs table beyond their PDF length, through the real template."""
+    import dataclasses
+
+    import pandas as pd
+    from synthetic import make_disclosure
+
+    from pipeline.report.pdf import render_html
+    from pipeline.report.summary import build_summary
+
+    d = make_disclosure()
+    cloud = d.ledger[d.ledger["contract_kind"] == "cloud"].iloc[[1]]
+    # 60 cloud rows of 1 kWh x 0.3 kg/kWh, each its own instance type and project: 0.0003 t each
+    many = pd.concat([cloud.assign(instance_type=f"t{k}.large", project=f"proj{k}", energy_kwh=1.0, quantity=1.0,
+                                   emissions_lb_kg_co2e=0.3, emissions_mb_kg_co2e=0.3,
+                                   activity_id=f"B{k:05d}") for k in range(60)], ignore_index=True)
+    d.ledger = pd.concat([d.ledger, many], ignore_index=True)
+    d.inputs = d.inputs + [dataclasses.replace(d.inputs[1], source_id=f"dcgm:day{k}.json") for k in range(45)]
+    d.summary = build_summary(d)
+    html = render_html(d)
+    # instance table: 2 original cloud rows + 60 = 62 rows -> 39 shown + 23 summed;
+    # projects: p1, "" and "<img src=x>" + 60 = 63 -> 39 + 24
+    assert "23 more rows with less location-based tCO2e each" in html
+    assert "24 more rows with less location-based tCO2e each" in html
+    assert "dcgm (45 files)" in html
