@@ -190,7 +190,7 @@ def _totals(rows: list[dict]) -> dict:
 PDF_TABLE_ROWS = 40      # longer breakdown / input tables are shortened in the PDF (whole in the XLSX and CSVs)
 
 
-def capped(rows: list[dict], label_key: str, where: str, limit: int = PDF_TABLE_ROWS) -> list[dict]:
+def capped(rows: list[dict], where: str, limit: int = PDF_TABLE_ROWS) -> list[dict]:
     """The ``limit - 1`` rows with the most location-based tCO2e (in their original order) and one row summing
     the others, so the PDF's length does not grow with the number of instance types or projects; the totals
     are unchanged."""
@@ -198,8 +198,8 @@ def capped(rows: list[dict], label_key: str, where: str, limit: int = PDF_TABLE_
         return rows
     keep = set(sorted(range(len(rows)), key=lambda i: (-float(rows[i]["lb_t"]), i))[:limit - 1])
     rest = [r for i, r in enumerate(rows) if i not in keep]
-    other = {**{k: "" for k in rows[0]},             # every column the table shows, empty but the label
-             label_key: f"{len(rest):,} more rows with less location-based tCO2e each (all rows: {where})",
+    # one cell across the table's key columns (templates/report.html.j2 ledger_table)
+    other = {"other_rows": f"{len(rest):,} more rows with less location-based tCO2e each (all rows: {where})",
              **{c: sum(float(r.get(c) or 0.0) for r in rest) for c in ("lb_t", "mb_t", "energy_mwh")}}
     if all("cost" in r for r in rest):
         currencies = {r.get("cost_currency") for r in rest}
@@ -257,10 +257,10 @@ def breakdowns(ledger: pd.DataFrame) -> dict:
                                           "cost_currency"]))
     where = "XLSX sheet Ledger, ledger.csv"
     return {
-        "contract": {"rows": capped(by_contract, "contract_id", where), "total": _totals(by_contract)},
+        "contract": {"rows": capped(by_contract, where), "total": _totals(by_contract)},
         "phase": {"rows": by_phase, "total": _totals(by_phase)},
-        "project": {"rows": capped(by_project, "project", where), "total": _totals(by_project)},
-        "instance": {"rows": capped(by_instance, "contract_id", where), "total": _totals(by_instance)},
+        "project": {"rows": capped(by_project, where), "total": _totals(by_project)},
+        "instance": {"rows": capped(by_instance, where), "total": _totals(by_instance)},
     }
 
 

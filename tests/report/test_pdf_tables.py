@@ -10,15 +10,15 @@ from pipeline.report.pdf import capped, grouped_failed, grouped_inputs
 
 def test_short_tables_are_unchanged():
     rows = [{"project": "a", "lb_t": 1.0, "mb_t": 1.0, "energy_mwh": 2.0}]
-    assert capped(rows, "project", "XLSX", limit=3) is rows
+    assert capped(rows, "XLSX", limit=3) is rows
 
 
 def test_long_table_keeps_the_largest_rows_in_order_and_sums_the_rest():
     # lb_t 5, 1, 4, 2, 3 with limit 3: keep the two largest (5 and 4, in table order), sum 1 + 2 + 3 = 6
     rows = [{"project": p, "lb_t": v, "mb_t": v / 2, "energy_mwh": 10 * v} for p, v in zip("abcde", [5, 1, 4, 2, 3])]
-    out = capped(rows, "project", "XLSX sheet Ledger", limit=3)
+    out = capped(rows, "XLSX sheet Ledger", limit=3)
     assert [r["project"] for r in out[:2]] == ["a", "c"]
-    assert out[2]["project"].startswith("3 more rows") and "XLSX sheet Ledger" in out[2]["project"]
+    assert out[2]["other_rows"].startswith("3 more rows") and "XLSX sheet Ledger" in out[2]["other_rows"]
     assert out[2]["lb_t"] == 6 and out[2]["mb_t"] == 3 and out[2]["energy_mwh"] == 60
     assert sum(r["lb_t"] for r in out) == sum(r["lb_t"] for r in rows)
 
@@ -27,9 +27,9 @@ def test_costs_of_the_rest_are_summed_only_in_one_currency():
     rows = [{"contract_id": "x", "lb_t": 3.0, "mb_t": 0, "energy_mwh": 0, "cost": 1.0, "cost_currency": "USD"},
             {"contract_id": "y", "lb_t": 1.0, "mb_t": 0, "energy_mwh": 0, "cost": 2.0, "cost_currency": "USD"},
             {"contract_id": "z", "lb_t": 0.5, "mb_t": 0, "energy_mwh": 0, "cost": 4.0, "cost_currency": "EUR"}]
-    out = capped(rows, "contract_id", "XLSX", limit=2)
+    out = capped(rows, "XLSX", limit=2)
     assert out[1]["cost_currency"] == "mixed" and out[1]["cost"] != out[1]["cost"]     # NaN: never added
-    out = capped(rows[:2] + [dict(rows[2], cost_currency="USD")], "contract_id", "XLSX", limit=2)
+    out = capped(rows[:2] + [dict(rows[2], cost_currency="USD")], "XLSX", limit=2)
     assert out[1]["cost"] == 6.0 and out[1]["cost_currency"] == "USD"
 
 
