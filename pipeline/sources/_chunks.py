@@ -71,7 +71,9 @@ def iter_parquet_text(path: Path, *, what: str, chunk_rows: int = DEFAULT_CHUNK_
         return InputError(f"cannot be read as Parquet: {exc}", file=str(path),
                           fix=fix or f"export the {what} again as Parquet or CSV")
     try:
-        pf = pq.ParquetFile(path)
+        # pre_buffer=False: with pyarrow's default read-ahead cache, the compressed bytes of every row group
+        # read stay in memory until the file is closed (measured: +32 bytes per row, 1 GB at 30 M rows)
+        pf = pq.ParquetFile(path, pre_buffer=False)
         names = pf.schema_arrow.names
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for broken files
         raise unreadable(exc) from None
