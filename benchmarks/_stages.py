@@ -115,8 +115,9 @@ def install() -> None:
     # --- compute(): sites
     patch(meters, "check_meter_coverage", "meter coverage", _len(0))
     patch(meters, "meter_months", "meter months", _len(0))
-    patch(prun, "measured_job_energy", "telemetry -> job energy",
-          lambda r, power, *a, **k: sum(len(f) for f, _ in power))
+    patch(site_telemetry.TelemetryStream, "add", "telemetry stream (integrate + attribute, per file)",
+          lambda r, self, samples, *a, **k: len(samples))
+    patch(site_telemetry.TelemetryStream, "result", "telemetry stream result")
     patch(site_telemetry, "workloads", "workloads (job ids)", _len(0))
     patch(telemetry, "integrate_power", "integrate_power", _len(0))
     patch(telemetry, "counter_energy", "counter_energy", _len(0))
