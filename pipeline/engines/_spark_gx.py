@@ -14,7 +14,11 @@ import weakref
 from dataclasses import dataclass, field
 
 from pipeline.result import FailedExpectation
-from pipeline.validate.great_expectations import Validator, load_suite_json
+from pipeline.validate.great_expectations import (
+    Validator,
+    load_suite_json,
+    row_failures,
+)
 
 ORDINAL = "_ordinal"
 
@@ -47,7 +51,7 @@ class _SparkSuites:
         return self.suites[name]
 
 
-_BY_VALIDATOR: "weakref.WeakKeyDictionary[Validator, _SparkSuites]" = weakref.WeakKeyDictionary()
+_BY_VALIDATOR: weakref.WeakKeyDictionary[Validator, _SparkSuites] = weakref.WeakKeyDictionary()
 
 
 def run_suite(validator: Validator, source_id: str, suite_name: str, sdf, params: dict) -> SparkOutcome:
@@ -68,24 +72,7 @@ def run_suite(validator: Validator, source_id: str, suite_name: str, sdf, params
                        "include_unexpected_rows": False}))
     result = cp.run(batch_parameters={"dataframe": sdf}, expectation_parameters=params)
     outcome = SparkOutcome()
-    for vres in result.run_results.values():
-        for r in vres.results:
-            cfg = r.expectation_config
-            reason = (cfg.meta or {}).get("reason", cfg.type)
-            column = cfg.kwargs.get("column")
-            if r.exception_info and r.exception_info.get("raised_exception"):
-                msg = r.exception_info.get("exception_message")
-                outcome.table_problems.append(f"{cfg.type}({column}): could not be evaluated: {msg}")
-                outcome.failed.append(FailedExpectation(cfg.type, column, 0, True))
-                continue
-            if r.success:
-                continue
-            idx = r.result.get("unexpected_index_list")
-            if idx is None:  # table-level expectation
-                outcome.table_problems.append(reason)
-                outcome.failed.append(FailedExpectation(cfg.type, column, 0, True))
-                continue
-            outcome.failed.append(FailedExpectation(cfg.type, column, len(idx), False))
-            for item in idx:
-                outcome.row_reasons.setdefault(int(item[ORDINAL]), []).append((cfg.type, reason, column))
+    for exp, reason, column, idx in row_failures(result, outcome.table_problems, outcome.failed):
+        for item in idx:
+            outcome.row_reasons.setdefault(int(item[ORDINAL]), []).append((exp, reason, column))
     return outcome

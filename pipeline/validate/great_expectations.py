@@ -37,6 +37,32 @@ def load_suite_json(name: str) -> dict:
     return json.loads((SUITES_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
+def row_failures(result, table_problems: list[str], failed: list[FailedExpectation]):
+    """The failed expectations of a checkpoint result: table-level failures and evaluation errors are appended
+    to ``table_problems`` / ``failed``; each row-level failure is recorded in ``failed`` and yielded as
+    (expectation, reason, column, unexpected_index_list). The reason is the expectation's ``meta.reason``.
+    Shared by the pandas validator and the Spark engine (pipeline/engines/_spark_gx.py)."""
+    for vres in result.run_results.values():
+        for r in vres.results:
+            cfg = r.expectation_config
+            reason = (cfg.meta or {}).get("reason", cfg.type)
+            column = cfg.kwargs.get("column")
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                msg = r.exception_info.get("exception_message")
+                table_problems.append(f"{cfg.type}({column}): could not be evaluated: {msg}")
+                failed.append(FailedExpectation(cfg.type, column, 0, True))
+                continue
+            if r.success:
+                continue
+            idx = r.result.get("unexpected_index_list")
+            if idx is None:  # table-level expectation
+                table_problems.append(reason)
+                failed.append(FailedExpectation(cfg.type, column, 0, True))
+                continue
+            failed.append(FailedExpectation(cfg.type, column, len(idx), False))
+            yield cfg.type, reason, column, idx
+
+
 class Validator:
     """One GX file context per run, rooted in ``workdir``."""
 
@@ -96,27 +122,10 @@ class Validator:
             manager._batch_cache.clear()
             manager._batch_data_cache.clear()
         outcome = SuiteOutcome(success=bool(result.success))
-        for vres in result.run_results.values():
-            for r in vres.results:
-                cfg = r.expectation_config
-                reason = (cfg.meta or {}).get("reason", cfg.type)
-                column = cfg.kwargs.get("column")
-                if r.exception_info and r.exception_info.get("raised_exception"):
-                    msg = r.exception_info.get("exception_message")
-                    outcome.table_problems.append(f"{cfg.type}({column}): could not be evaluated: {msg}")
-                    outcome.failed.append(FailedExpectation(cfg.type, column, 0, True))
-                    continue
-                if r.success:
-                    continue
-                idx = r.result.get("unexpected_index_list")
-                if idx is None:  # table-level expectation
-                    outcome.table_problems.append(reason)
-                    outcome.failed.append(FailedExpectation(cfg.type, column, 0, True))
-                    continue
-                outcome.failed.append(FailedExpectation(cfg.type, column, len(idx), False))
-                outcome.reason_columns[(cfg.type, reason)] = column
-                for i in idx:
-                    outcome.row_reasons.setdefault(i, []).append((cfg.type, reason))
+        for exp, reason, column, idx in row_failures(result, outcome.table_problems, outcome.failed):
+            outcome.reason_columns[(exp, reason)] = column
+            for i in idx:
+                outcome.row_reasons.setdefault(i, []).append((exp, reason))
         return outcome
 
     def build_data_docs(self) -> Path:
