@@ -64,8 +64,9 @@ import pyarrow.compute as pc
 
 from pipeline.canonical import POWER, conform
 from pipeline.errors import InputError
-from pipeline.sources import Parsed
-from pipeline.sources._text import JsonLimitError, RawTable, json_limit_error, loads_json, read_text, to_utc
+from pipeline.sources import Parsed, _range_values
+from pipeline.sources._text import (MAX_JSON_DEPTH, MAX_JSON_DOCUMENT_CHARS, JsonLimitError, RawTable, json_limit_error,
+                                   loads_json, read_text, to_utc)
 
 KIND = "dcgm"
 FAMILY = "power"
@@ -208,38 +209,51 @@ def _well_formed(points: list) -> tuple[tuple, tuple] | None:
 
 class _JsonRows:
     """Raw rows of a range-query document, built per series: a well-formed series adds its points in bulk (one
-    metric / labels code and a run of timestamps and value texts), any other point is added on its own."""
+    metric / labels code and a run of timestamp and value texts), any other point is added on its own."""
 
     def __init__(self) -> None:
         self.codes = {"metric": {"": 0}, "labels": {"": 0}, "unparsed": {"": 0}}
         self.seg: list[tuple[int, int, int, int, int, int, int]] = []   # series, kind, first j, rows, codes...
-        self.values: list[str] = []
-        self.ts_int: list[int] = []         # timestamps of series whose timestamps are all int64 integers
-        self.ts_text: list[str] = []        # the others, as text (repr, as a single point's row has them)
-        self.ts_is_int: list[bool] = []     # per segment
+        self.ts_parts: list[pa.Array] = []      # timestamp texts, in row order (large_string)
+        self.value_parts: list[pa.Array] = []   # value texts, in row order (large_string)
+        self._ts: list[str] = []                # rows not yet in a part (the careful path's rows)
+        self._values: list[str] = []
 
     def _code(self, column: str, text: str) -> int:
         return self.codes[column].setdefault(text, len(self.codes[column]))
 
+    def _flush(self) -> None:
+        if self._values:
+            self.ts_parts.append(pa.array(self._ts, type=pa.large_string()))
+            self.value_parts.append(pa.array(self._values, type=pa.large_string()))
+            self._ts, self._values = [], []
+
+    def series_text(self, i: int, kind: int, name: str, labels: str, ts: pa.Array, values: pa.Array) -> None:
+        """A series read in bulk from the text (``_range_values``): timestamps and values as written."""
+        if not len(values):
+            return
+        self._flush()
+        self.seg.append((i, kind, 0, len(values), self._code("metric", name), self._code("labels", labels), 0))
+        self.ts_parts.append(ts)
+        self.value_parts.append(values)
+
     def series(self, i: int, kind: int, name: str, labels: str, ts: tuple, values: tuple) -> None:
+        """A well-formed series parsed by ``json.loads``: timestamps as text (integers exactly, others repr)."""
         if not values:
             return
-        ints = set(map(type, ts)) == {int} and -2**63 <= min(ts) and max(ts) < 2**63
+        self._flush()
         self.seg.append((i, kind, 0, len(values), self._code("metric", name), self._code("labels", labels), 0))
-        self.ts_is_int.append(ints)
-        self.values.extend(values)
-        if ints:
-            self.ts_int.extend(ts)
-        else:
-            self.ts_text.extend(map(repr, ts))
+        ints = set(map(type, ts)) == {int} and -2**63 <= min(ts) and max(ts) < 2**63
+        self.ts_parts.append(pc.cast(pa.array(ts, type=pa.int64()), pa.large_string()) if ints
+                             else pa.array(list(map(repr, ts)), type=pa.large_string()))
+        self.value_parts.append(pa.array(values, type=pa.large_string()))
 
     def row(self, i: int, kind: int, j: int, *, metric: str = "", labels: str = "", value: str = "",
             timestamp_s: str = "", unparsed: str = "") -> None:
         self.seg.append((i, kind, j, 1, self._code("metric", metric), self._code("labels", labels),
                          self._code("unparsed", unparsed)))
-        self.ts_is_int.append(False)
-        self.values.append(value)
-        self.ts_text.append(timestamp_s)
+        self._values.append(value)
+        self._ts.append(timestamp_s)
 
     def frame(self) -> pd.DataFrame:
         if not self.seg:
@@ -260,15 +274,9 @@ class _JsonRows:
         path = forms[present[0]]()
         for k in present[1:]:
             path = pc.if_else(pa.array(kind == k), forms[k](), path)
-        ts_int = pc.cast(pa.array(self.ts_int, type=pa.int64()), pa.large_string())
-        if self.ts_text:
-            is_int = np.repeat(np.array(self.ts_is_int, dtype=bool), size)
-            at = np.empty(n, dtype=np.int64)
-            at[is_int] = np.arange(len(self.ts_int))
-            at[~is_int] = len(self.ts_int) + np.arange(len(self.ts_text))
-            ts_text = pa.concat_arrays([ts_int, pa.array(self.ts_text, type=pa.large_string())]).take(pa.array(at))
-        else:
-            ts_text = ts_int
+        self._flush()
+        ts_text = pa.concat_arrays(self.ts_parts)
+        values = pa.concat_arrays(self.value_parts)
         empty = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[""])
 
         def categorical(column: str, k: int) -> pd.Categorical:
@@ -276,7 +284,7 @@ class _JsonRows:
 
         return pd.DataFrame({
             "metric": categorical("metric", 4), "labels": categorical("labels", 5),
-            "value": pd.array(pa.array(self.values, type=pa.large_string()), dtype="string"),
+            "value": pd.array(values, dtype="string"),
             "timestamp_ms": empty, "timestamp_s": pd.array(ts_text, dtype="string"),
             "scraped_at": empty.copy(), "json_path": pd.array(path, dtype="string"),
             "unparsed": categorical("unparsed", 6), "source_row": np.arange(1, n + 1, dtype=np.int64)})
@@ -296,15 +304,49 @@ def _from_json(text: str, path: Path) -> pd.DataFrame:
         return _json_rows(text, path)      # the document is freed on return, before the collector is back
 
 
+def _load_document(text: str) -> tuple[object, list[str], list] | None:
+    """(document, array texts, arrays) with the points of every ``"values"`` array read in bulk (``_range_values``): the
+    document's series hold placeholders, ``arrays[k]`` is (timestamp texts, value texts) or, for an array not in
+    Prometheus' compact form, its points as ``json.loads`` reads them. None when the text cannot be split that
+    way (then it is read whole, as any JSON)."""
+    if len(text) > MAX_JSON_DOCUMENT_CHARS:
+        return None
+    cut = _range_values.split(text)
+    if cut is None:
+        return None
+    skeleton, texts = cut
+    try:
+        doc = loads_json(skeleton, max_depth=MAX_JSON_DEPTH - 2)      # each array adds two levels
+    except (JsonLimitError, ValueError):
+        return None
+    data = doc.get("data") if isinstance(doc, dict) else None
+    result = data.get("result") if isinstance(data, dict) else None
+    found = [_range_values.placeholder(s.get("values")) for s in result if isinstance(s, dict)] \
+        if isinstance(result, list) else []
+    if sorted(k for k in found if k is not None) != list(range(len(texts))):
+        return None                                 # a placeholder elsewhere than a series' values
+    arrays: list = _range_values.points(texts)
+    for k, bulk in enumerate(arrays):
+        if bulk is None:
+            try:
+                arrays[k] = _range_values.loads_array(texts[k])
+            except (ValueError, RecursionError):
+                return None
+    return doc, texts, arrays
+
+
 def _json_rows(text: str, path: Path) -> pd.DataFrame:
     """Rows of a range-query document (see ``_JsonRows``); errors name the file and what to do."""
-    try:
-        doc = loads_json(text)
-    except JsonLimitError as exc:
-        raise json_limit_error(exc, file=str(path), what="Prometheus query response") from None
-    except ValueError as exc:
-        raise InputError(f"is not valid JSON ({exc})", file=str(path),
-                         fix="save the complete Prometheus API response") from None
+    loaded = _load_document(text)
+    doc, texts, arrays = loaded if loaded is not None else (None, [], [])
+    if loaded is None:
+        try:
+            doc = loads_json(text)
+        except JsonLimitError as exc:
+            raise json_limit_error(exc, file=str(path), what="Prometheus query response") from None
+        except ValueError as exc:
+            raise InputError(f"is not valid JSON ({exc})", file=str(path),
+                             fix="save the complete Prometheus API response") from None
     if not isinstance(doc, dict) or doc.get("status") != "success":
         err = doc.get("error") if isinstance(doc, dict) else None
         raise InputError("is not a successful Prometheus query response" + (f" (error: {err})" if err else ""),
@@ -322,12 +364,20 @@ def _json_rows(text: str, path: Path) -> pd.DataFrame:
         metric = series.get("metric") if isinstance(series, dict) else None
         points = (series.get("values") if rtype == "matrix" else [series.get("value")]) \
             if isinstance(series, dict) else None
-        if not isinstance(points, list):
+        k = _range_values.placeholder(points) if texts else None
+        if k is not None:
+            points = arrays[k]
+            if isinstance(points, tuple) and not isinstance(metric, dict):
+                points = _range_values.loads_array(texts[k])    # read as it is: every point unparsed
+        if not isinstance(points, (list, tuple)):
             rows.row(i, _SERIES, 0, unparsed=json.dumps(series)[:2000])
             continue
         labels = dict(metric) if isinstance(metric, dict) else {}
         name = str(labels.pop("__name__", ""))
         label_text = format_labels(labels) if isinstance(metric, dict) else ""
+        if isinstance(points, tuple):
+            rows.series_text(i, kind, name, label_text, *points)
+            continue
         bulk = _well_formed(points) if isinstance(metric, dict) else None
         if bulk is not None:
             rows.series(i, kind, name, label_text, *bulk)
