@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.canonical import blank_missing, category_from_codes
 from pipeline.energy import telemetry
 from pipeline.errors import InputError
 
@@ -90,25 +91,30 @@ def _workload_id(text: str) -> tuple[str | None, dict]:
 
 def workloads(samples: pd.DataFrame) -> tuple[pd.Series, dict[str, dict]]:
     """job_id per sample (the scheduler's, else ``k8s:<namespace>/<pod>``) and the workloads' labels
-    (per workload, the labels of its first sample). Labels are read once per distinct labels_json text."""
-    job = samples["job_id"].astype("string")
+    (per workload, the labels of its first sample), as a categorical. Labels are read once per distinct
+    labels_json text; nothing is done per sample but integer codes."""
+    job_code, job_names = pd.factorize(samples["job_id"])            # missing: -1
+    job_names = [str(x) for x in job_names]
+    has_job = np.append(np.array([x != "" for x in job_names], dtype=bool), False)[job_code]
     found: dict[str, dict] = {}
     if "labels_json" not in samples.columns:
-        return job, found
-    has_job = (job.fillna("") != "").to_numpy(dtype=bool)
-    text = samples["labels_json"].astype("string")
-    need = ~has_job & (text.fillna("") != "").to_numpy(dtype=bool)
-    codes, uniques = pd.factorize(text[need])          # in order of first appearance
-    ids = []
-    for t in uniques.tolist():
-        wid, info = _workload_id(t)
-        ids.append(wid)
+        return category_from_codes(np.where(has_job, job_code, -1), job_names, samples.index), found
+    text_code, texts = pd.factorize(samples["labels_json"])
+    texts = [str(x) for x in texts]
+    need = ~has_job & np.append(np.array([t != "" for t in texts], dtype=bool), False)[text_code]
+    # the workload of each distinct text, in order of first appearance among the rows that need one
+    first = pd.unique(text_code[need])
+    wid_of_text = np.full(len(texts) + 1, -1, dtype=np.int64)
+    names = list(job_names)
+    for t in first.tolist():
+        wid, info = _workload_id(texts[t])
         if wid is not None:
             found.setdefault(wid, info)
-    out = job.where(pd.Series(has_job, index=samples.index), pd.NA)
-    if need.any():
-        out[need] = pd.array(np.asarray(ids + [None], dtype=object)[codes], dtype="string")
-    return out, found
+            wid_of_text[t] = len(names)
+            names.append(wid)
+    out = np.where(has_job, job_code, -1)
+    out[need] = wid_of_text[text_code[need]]
+    return category_from_codes(out, names, samples.index), found
 
 
 def measured_job_energy(samples_by_source: list[tuple[pd.DataFrame, float]], jobs: pd.DataFrame | None,
@@ -122,6 +128,25 @@ def measured_job_energy(samples_by_source: list[tuple[pd.DataFrame, float]], job
     for n, (samples, max_gap) in enumerate(samples_by_source):
         stream.add(samples, max_gap, source_key=f"source {n + 1}")
     return stream.result()
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of frames with the same columns, one after the other (index 0..n-1). Text columns that are
+    categorical in any frame come out categorical over the union of the categories (``pd.concat`` would turn
+    differing categories into one Python str per row)."""
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    out = {}
+    for col in frames[0].columns:
+        parts = [f[col] for f in frames]
+        if any(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            codes, names = zip(*(pd.factorize(p) for p in parts))
+            table = pd.Index(list(dict.fromkeys(str(x) for n in names for x in n)), dtype="string")
+            out[col] = category_from_codes(np.concatenate([
+                np.append(table.get_indexer([str(x) for x in n]), -1)[c] for c, n in zip(codes, names)]), table)
+        else:
+            out[col] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(out, columns=frames[0].columns)
 
 
 # --- streaming ----------------------------------------------------------------------------------------------
@@ -247,7 +272,7 @@ class TelemetryStream:
         for d in np.flatnonzero(in_file).tolist():
             stream.power[d] = bool(has_power[d])
         carried = in_file[carry["_dev"].to_numpy()]
-        work = pd.concat([carry[carried], new], ignore_index=True) if carried.any() else new
+        work = _concat([carry[carried], new]) if carried.any() else new
         dev = work["_dev"].to_numpy()
         t = telemetry._ns(work["ts_utc"])
         dated = t != NAT
@@ -258,7 +283,7 @@ class TelemetryStream:
         value = np.where(power_rows, work["power_w"].to_numpy(dtype=float, na_value=np.nan),
                          work["energy_counter_j"].to_numpy(dtype=float, na_value=np.nan))
         before = self._start_of_next(dev, t, ~held & dated, value, ndev)
-        stream.carry = pd.concat([carry[~carried], work.iloc[before], work[held]], ignore_index=True)
+        stream.carry = _concat([carry[~carried], work.iloc[before], work[held]])
         stream.max_gap_s, stream.cap_w = max_gap_s, cap_w
         stream.totals.merge(self._integrate(stream, work[~held], power_rows[~held], max_gap_s, cap_w,
                                             stream.open_gap))
@@ -342,7 +367,7 @@ class TelemetryStream:
                 gdev = self._device_codes(stream, g)
                 start, end = telemetry._ns(g["gap_start_utc"]), telemetry._ns(g["gap_end_utc"])
                 for d, s, e, reason, job in zip(gdev.tolist(), start.tolist(), end.tolist(), g["reason"].tolist(),
-                                                g["job_id"].fillna("").tolist()):
+                                                blank_missing(g["job_id"]).tolist()):
                     if open_gap.get(d) == (s, reason, job):
                         out.gaps -= 1                   # the gap runs on from the previous file: one gap
                     if e == last_t[d]:
@@ -365,7 +390,7 @@ class TelemetryStream:
         month_code, months = pd.factorize(local.dt.year.to_numpy() * 100 + local.dt.month.to_numpy())
         month_names = [f"{m // 100:04d}-{m % 100:02d}" for m in months.tolist()]
         energy = att["energy_j"].to_numpy(dtype=float)
-        job = att["job_id"].fillna("")
+        job = blank_missing(att["job_id"])
         mine = (job != "").to_numpy(dtype=bool)
         all_j = np.bincount(month_code, weights=energy, minlength=len(months))
         mine_j = np.bincount(month_code[mine], weights=energy[mine], minlength=len(months))

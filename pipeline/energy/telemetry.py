@@ -39,7 +39,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
+
+from pipeline.canonical import blank_missing, category_from_codes
 
 INT64_MIN = np.iinfo(np.int64).min
 INT64_MAX = np.iinfo(np.int64).max
@@ -226,7 +227,7 @@ def _interval_frame(samples, s: _Sorted, mask, columns) -> pd.DataFrame:
     out = pd.DataFrame({
         "host": _take(samples, "host", ra),
         "device_uuid": _take(samples, "device_uuid", ra),
-        "job_id": _take(samples, "job_id", ra).fillna(""),
+        "job_id": blank_missing(_take(samples, "job_id", ra)),
         "interval_start_utc": _utc(s.t[s.a[mask]]),
         "interval_end_utc": _utc(s.t[s.b[mask]]),
     })
@@ -249,7 +250,7 @@ def _resets(samples, s: _Sorted, mask, c1, c2, reason, anomaly) -> pd.DataFrame:
 
 def _gaps(samples, s: _Sorted, reason, names, counter_delta) -> pd.DataFrame:
     g = np.flatnonzero(reason != 0)
-    jobs = _take(samples, "job_id", s.rows[s.a[g]]).fillna("")
+    jobs = blank_missing(_take(samples, "job_id", s.rows[s.a[g]]))
     job_code = pd.factorize(jobs)[0]
     r = reason[g]
     new = np.ones(len(g), dtype=bool)
@@ -304,8 +305,8 @@ def attribute_to_jobs(intervals: pd.DataFrame, jobs: pd.DataFrame,
     iv = intervals.reset_index(drop=True)
     s = _ns(iv["interval_start_utc"])
     e = _ns(iv["interval_end_utc"])
-    label_code, label_names = pd.factorize(iv["job_id"].fillna("").astype(str))
-    label_names = np.asarray(label_names, dtype=object)
+    label_code, label_names = pd.factorize(_as_text(blank_missing(iv["job_id"])))
+    label_names = np.asarray([str(x) for x in label_names], dtype=object)
     labelled_name = label_names != ""
     known = pd.Series(label_names).isin(set(jobs["job_id"].dropna().astype(str))).to_numpy()
     lab = np.flatnonzero(labelled_name[label_code])
@@ -321,7 +322,7 @@ def attribute_to_jobs(intervals: pd.DataFrame, jobs: pd.DataFrame,
     src = p.src
 
     def flags() -> pd.Series:
-        iflag_code, iflag_names = pd.factorize(_take(iv, "flags", np.arange(len(iv))).fillna(""))
+        iflag_code, iflag_names = pd.factorize(blank_missing(_take(iv, "flags", np.arange(len(iv)))))
         combo = iflag_code[p.src].astype(np.int64) * len(_X_FLAGS) + p.flags
         combos, combo_code = np.unique(combo, return_inverse=True)
         combo_names = [";".join(sorted({f for f in (str(iflag_names[c // len(_X_FLAGS)]) + ";"
@@ -389,8 +390,11 @@ def _by_host_overlap(iv, rows, s_all, e_all, jobs, job_hosts, *, code_offset: in
         return [unattributed(rows)], no_jobs
     gpn = (pd.to_numeric(w["gpu_count"]).fillna(0.0) / w["n_hosts"]).to_numpy(dtype=float)
 
-    host_codes, _ = pd.factorize(pd.concat([w["host"], iv["host"].take(rows).astype(str)], ignore_index=True))
-    wh, ih = host_codes[:len(w)], host_codes[len(w):]
+    iv_code, iv_names = pd.factorize(iv["host"])          # per distinct host (NA: -1, never a job's host)
+    host_codes, _ = pd.factorize(pd.concat([w["host"], pd.Series([str(h) for h in iv_names], dtype=object)],
+                                           ignore_index=True))
+    wh = host_codes[:len(w)]
+    ih = np.append(host_codes[len(w):], -1)[iv_code[rows]]
 
     # breakpoints per host (job starts and ends, plus -inf): between two, the set of jobs is constant
     uh = np.unique(wh)
@@ -473,19 +477,23 @@ def _expand(base: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _decode(codes: np.ndarray, table) -> pd.Series:
-    """String column from integer codes into a small table (Arrow dictionary decode: no Python per row)."""
-    codes = np.asarray(codes, dtype=np.int64)
-    dictionary = pa.array([str(x) for x in table], type=pa.large_string())
-    arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary)   # -1 -> NA
-    return pd.Series(pd.array(arr.dictionary_decode(), dtype="string"))
+    """Categorical text column from integer codes into a small table (code -1: missing; no text per row)."""
+    return category_from_codes(codes, [str(x) for x in table])
 
 
 def _take_str(frame: pd.DataFrame, col: str, rows: np.ndarray) -> pd.Series:
-    """``_take`` for a string column with few distinct values (hosts, files): factorize once, then decode."""
+    """``_take`` for a text column with few distinct values (hosts, files), as a categorical."""
     if col not in frame.columns:
         return pd.Series(pd.NA, index=range(len(rows)), dtype="string")
+    if isinstance(frame[col].dtype, pd.CategoricalDtype):
+        return frame[col].take(rows).reset_index(drop=True)
     codes, uniques = pd.factorize(frame[col])
-    return _decode(codes[rows], uniques)
+    return category_from_codes(codes[rows], list(uniques))
+
+
+def _as_text(col: pd.Series) -> pd.Series:
+    """A text column as str values for factorizing: categoricals as they are, anything else as str."""
+    return col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype(str)
 
 
 # --- Slurm host lists -----------------------------------------------------------------------------------
@@ -581,7 +589,10 @@ def _utc(ns: np.ndarray) -> pd.Series:
 
 
 def _take(frame: pd.DataFrame, col: str, rows: np.ndarray, dtype: str = "string") -> pd.Series:
+    """Rows of a column as ``dtype``; a categorical text column stays categorical (no text per row)."""
     if col not in frame.columns:
         return pd.Series(pd.NA, index=range(len(rows)), dtype=dtype)
-    return frame[col].take(rows).reset_index(drop=True).astype(dtype)
-
+    taken = frame[col].take(rows).reset_index(drop=True)
+    if dtype == "string" and isinstance(taken.dtype, pd.CategoricalDtype):
+        return taken
+    return taken.astype(dtype)

@@ -62,7 +62,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.canonical import POWER, conform
+from pipeline.canonical import POWER, category_from_codes, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed, _range_values
 from pipeline.sources._text import (MAX_JSON_DEPTH, MAX_JSON_DOCUMENT_CHARS, JsonLimitError, RawTable, json_limit_error,
@@ -585,13 +585,6 @@ def _device_time_order(dev: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.lexsort((np.arange(len(t)), t, dev))
 
 
-def _string_column(codes: np.ndarray, table: list) -> pd.Series:
-    """A "string" column from codes into a small table of str / None (Arrow dictionary decode, no row objects)."""
-    dictionary = pa.array(table, type=pa.large_string())
-    arr = pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), dictionary)
-    return pd.Series(pd.array(arr.dictionary_decode(), dtype="string"))
-
-
 def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
     """Raw samples -> one POWER row per physical GPU and time. Column-wise: labels are parsed once per distinct
     label text, values and times in bulk; Python runs per distinct label set and per quarantined / folded row."""
@@ -725,11 +718,12 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
     g_out = group[rows]
     p_out = pos[rows]
     out = pd.DataFrame(index=index[p_out])
-    out["source_file"] = source_label
+    out["source_file"] = pd.Categorical.from_codes(np.zeros(len(p_out), dtype=np.int8),
+                                                   categories=pd.Index([source_label], dtype="string"))
     out["source_row"] = source_row[p_out]
     lab = label_code[p_out]
     for col, name in (("host", "host"), ("device_uuid", "uuid"), ("gpu_index", "gpu"), ("gpu_model", "model")):
-        out[col] = _string_column(lab, [x[name] for x in ident]).set_axis(out.index)
+        out[col] = category_from_codes(lab, [x[name] for x in ident], out.index)
     out["ts_utc"] = pd.DatetimeIndex(ts[p_out].view("datetime64[ns]")).tz_localize("UTC")
     for metric, m in used_code.items():
         r = ref_of_key[g_out * len(USED) + m]
@@ -751,8 +745,8 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
     results = [_job_and_labels([parsed_labels[x]]) if seen[x] else (None, None) for x in range(len(label_texts))]
     results += [_job_and_labels([parsed_labels[x] for x in members]) for members in combos]
     codes_out = combo_of_group[g_out]
-    out["job_id"] = _string_column(codes_out, [r[0] for r in results]).set_axis(out.index) if results else pd.NA
-    out["labels_json"] = _string_column(codes_out, [r[1] for r in results]).set_axis(out.index) if results else pd.NA
+    out["job_id"] = category_from_codes(codes_out, [r[0] for r in results], out.index) if results else pd.NA
+    out["labels_json"] = category_from_codes(codes_out, [r[1] for r in results], out.index) if results else pd.NA
 
     notes = []
     mig_repeats = sum(1 for _, note in folded.values() if "MIG instance" in note and "repeats" in note)

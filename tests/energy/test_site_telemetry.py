@@ -404,3 +404,27 @@ def test_power_or_counter_chosen_per_file():
     assert streamed["energy_kwh"] == pytest.approx(96_000 / 3.6e6, rel=1e-12) and streamed["gaps"] == 0
     _, together = measured_job_energy([(pd.concat([day1, day2], ignore_index=True), 120.0)], _jobs(), "UTC")
     assert together["energy_kwh"] == pytest.approx(48_000 / 3.6e6, rel=1e-12) and together["gaps"] == 1
+
+
+def test_text_categories_that_differ_between_files():
+    # day1 (0..30 min) is labelled hpc_job 101, day2 (31..60 min) hpc_job 102: each file's categorical columns
+    # know only its own job and file name. The interval 30 -> 31 min starts at day1's carried sample, so it is
+    # job 101's: 101 gets 31 one-minute intervals of 400 W, 102 the other 29.
+    s = _samples()
+    day1 = conform(s.iloc[:31].assign(job_id="101", source_file="day1.json"), POWER)
+    day2 = conform(s.iloc[31:].assign(job_id="102", source_file="day2.json"), POWER)
+    assert isinstance(day1["job_id"].dtype, pd.CategoricalDtype) and list(day2["job_id"].cat.categories) == ["102"]
+    kwh, report = _stream([day1, day2], _jobs())
+    assert kwh == {("101", "2026-07"): pytest.approx(400 * 31 * 60 / 3.6e6, rel=1e-12),
+                   ("102", "2026-07"): pytest.approx(400 * 29 * 60 / 3.6e6, rel=1e-12)}
+    assert report["job_sources"] == {"101": ("day1.json", 1), "102": ("day2.json", 32)}
+
+
+def test_concat_keeps_text_categorical_over_the_union():
+    from pipeline.energy.site_telemetry import _concat
+    a = pd.DataFrame({"host": pd.Categorical(["n1", None, "n2"]), "x": [1, 2, 3]})
+    b = pd.DataFrame({"host": pd.Series(["n3", "n1"], dtype="string"), "x": [4, 5]})
+    out = _concat([a, b])
+    assert isinstance(out["host"].dtype, pd.CategoricalDtype)
+    assert out["host"].astype(object).where(out["host"].notna(), None).tolist() == ["n1", None, "n2", "n3", "n1"]
+    assert out["x"].tolist() == [1, 2, 3, 4, 5]

@@ -327,3 +327,24 @@ def test_property_json_rows_accounted(tmp_path, result):
         return
     _accounting(raw, p)
     assert p.frame[["device_uuid", "ts_utc"]].duplicated().sum() == 0
+
+
+def test_canonical_text_columns_are_codes_not_text_per_row(tmp_path):
+    # 8 GPUs x 2,000 points with long label sets: as "string" columns the labels alone are ~250 B per row;
+    # as categoricals every text column is a one-byte code per row plus 8 label texts in all
+    labels = ',"pod":"p","namespace":"ml","container":"c","DCGM_FI_DRIVER_VERSION":"550.54.15","pci_bus_id":"00000000:1A:00.0"'
+    series = ",".join(
+        '{"metric":{"__name__":"DCGM_FI_DEV_POWER_USAGE","UUID":"GPU-%d","gpu":"%d","Hostname":"node-%d","modelName":'
+        '"NVIDIA H100 80GB HBM3"%s},"values":[%s]}' % (g, g, g // 4, labels,
+                                                        ",".join(f'[{1783638000 + 10 * k},"{400 + g}"]' for k in range(2000)))
+        for g in range(8))
+    p = tmp_path / "dcgm.json"
+    p.write_text('{"status":"success","data":{"resultType":"matrix","result":[' + series + "]}}")
+    frame = dcgm.to_canonical(dcgm.read_raw(p), source_label="dcgm.json", site_zone="UTC").frame
+    assert len(frame) == 16000
+    text = ["source_file", "host", "device_uuid", "gpu_index", "gpu_model", "job_id", "labels_json"]
+    assert all(isinstance(frame[c].dtype, pd.CategoricalDtype) for c in text)
+    per_row = frame[text].memory_usage(deep=True, index=False).sum() / len(frame)
+    assert per_row < 10            # 7 one-byte codes + the categories spread over 16,000 rows
+    assert frame["host"].value_counts().to_dict() == {"node-0": 8000, "node-1": 8000}
+    assert frame.loc[frame["device_uuid"] == "GPU-5", "power_w"].eq(405.0).all()
