@@ -12,8 +12,10 @@ validation results and the generated Data Docs all go into the evidence pack.
 from __future__ import annotations
 
 import json
+import keyword
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,26 @@ class SuiteOutcome:
 
 def load_suite_json(name: str) -> dict:
     return json.loads((SUITES_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+_COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
+
+
+def checked_columns(suite: dict) -> list[str] | None:
+    """The columns a suite's expectations read (their column kwargs and the names in their pandas
+    ``row_condition``), or None when any expectation looks at the table as a whole (it needs every column)."""
+    cols: list[str] = []
+    for exp in suite.get("expectations", []):
+        kwargs = exp.get("kwargs", {})
+        named = [kwargs[k] for k in _COLUMN_KWARGS if k in kwargs]
+        if not named:
+            return None
+        for c in named:
+            cols.extend(c if isinstance(c, list) else [c])
+        if kwargs.get("row_condition"):
+            cols.extend(n for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(kwargs["row_condition"]))
+                        if not keyword.iskeyword(n))          # True, and, not, in, ... are not columns
+    return list(dict.fromkeys(cols))
 
 
 def row_failures(result, table_problems: list[str], failed: list[FailedExpectation]):
@@ -82,6 +104,7 @@ class Validator:
         self._n = 0
         self.passed_headers: set[tuple] = set()   # (kind, columns) whose header suite passed in this run
         self._checkpoints: dict[tuple, object] = {}
+        self._checked: dict[str, list[str] | None] = {}
 
     def _suite(self, name: str):
         if name not in self._suites:
@@ -113,6 +136,13 @@ class Validator:
 
     def run(self, source_id: str, suite_name: str, frame: pd.DataFrame, params: dict | None = None) -> SuiteOutcome:
         cp = self._checkpoint(source_id, suite_name)
+        if suite_name not in self._checked:
+            self._checked[suite_name] = checked_columns(load_suite_json(suite_name))
+        checked = self._checked[suite_name]
+        if checked is not None:
+            # only the columns the suite reads (same rows, same index): a row_condition filter or GX's own
+            # column work then copies a few columns, not a billing frame's thirty text columns
+            frame = frame[[c for c in frame.columns if c in set(checked)]]
         try:
             result = cp.run(batch_parameters={"dataframe": frame}, expectation_parameters=params or {})
         finally:
