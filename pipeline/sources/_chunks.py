@@ -51,10 +51,9 @@ def column_text(column: pa.Array | pa.ChunkedArray) -> pd.Series:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     encoded = pc.dictionary_encode(column)
-    distinct = arrow_column_to_text(encoded.dictionary).to_numpy(dtype=object, na_value=None)
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    values = np.where(codes >= 0, distinct[np.maximum(codes, 0)] if len(distinct) else None, None)
-    return pd.Series(values, dtype="string")
+    distinct = pa.array(arrow_column_to_text(encoded.dictionary).array, type=pa.large_string())
+    text = pa.DictionaryArray.from_arrays(encoded.indices, distinct).dictionary_decode()   # Arrow take: no str per row
+    return pd.Series(pd.array(text, dtype="string"))
 
 
 def batch_to_text(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
