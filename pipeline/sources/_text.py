@@ -579,11 +579,25 @@ def nullify(s: pd.Series) -> pd.Series:
     return s.mask(s.isin(NULL_LITERALS))
 
 
+_PLAIN_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
 def to_number(s: pd.Series) -> pd.Series:
     """Parse decimal numbers (accepts exponents like 1.2E+05); anything else becomes NaN - infinity too
-    (``inf``, ``Infinity``, ``1e999``): no input quantity is infinite, so it is an error to quarantine."""
-    values = pd.to_numeric(nullify(s), errors="coerce").astype("float64")
-    return values.where(np.isfinite(values))
+    (``inf``, ``Infinity``, ``1e999``): no input quantity is infinite, so it is an error to quarantine.
+    Plain decimals are converted by Arrow (correctly rounded, as ``float``), other text by ``pd.to_numeric``."""
+    text = nullify(s)
+    arr = pa.array(text.array, type=pa.large_string())
+    plain = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _PLAIN_DECIMAL), False), dtype=bool)
+    out = np.full(len(text), np.nan)
+    if plain.any():
+        out[plain] = pc.cast(arr.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
+    rest = ~plain & text.notna().to_numpy(dtype=bool)
+    if rest.any():
+        out[rest] = pd.to_numeric(text[rest], errors="coerce").astype("float64").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        out[~np.isfinite(out)] = np.nan
+    return pd.Series(out, index=s.index, dtype="float64")
 
 
 _HAS_ZONE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
