@@ -158,7 +158,7 @@ def empty(schema: dict[str, str]) -> pd.DataFrame:
 def conform(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
     """Order and type a frame's columns to a canonical schema (extra columns are kept after them).
     A "category" column holds str categories (never numbers: a host "001" stays "001")."""
-    out = df.copy()
+    out = df.copy(deep=False)          # columns are replaced below, never written in place (copy-on-write)
     for col, dtype in schema.items():
         if col not in out.columns:
             out[col] = pd.Series(pd.NA if dtype == "string" else None, index=out.index,

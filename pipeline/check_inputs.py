@@ -18,7 +18,7 @@ from pipeline.config import Config
 from pipeline.ingest import DiscardRows, ingest_all
 from pipeline.period import bounds as period_bounds
 from pipeline.result import InputReport
-from pipeline.validate.great_expectations import Validator
+from pipeline.validate.great_expectations import Validator, collected_runs
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,12 @@ def check_inputs(cfg: Config, out_dir: Path | None = None) -> list[InputCheck]:
     with tempfile.TemporaryDirectory(prefix="carbon-disclosure-validate-") as tmp:
         work = Path(out_dir) if out_dir else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        validator = Validator(work / "validation")
-        # only reports are wanted: no accepted row is kept in memory, whatever the size of the inputs
-        ingested = ingest_all(cfg, validator, period_bounds(cfg), work, sink_factory=DiscardRows)
-        if out_dir:
-            validator.build_data_docs()
+        with collected_runs():
+            validator = Validator(work / "validation")
+            # only reports are wanted: no accepted row is kept in memory, whatever the size of the inputs
+            ingested = ingest_all(cfg, validator, period_bounds(cfg), work, sink_factory=DiscardRows)
+            if out_dir:
+                validator.build_data_docs()
         return [InputCheck(i.report, _top_reasons(work, i.report)) for i in ingested]
 
 

@@ -47,7 +47,7 @@ from pipeline.period import bounds as period_bounds
 from pipeline.report.methodology import methodology
 from pipeline.report.summary import build_summary, json_safe
 from pipeline.result import Disclosure
-from pipeline.validate.great_expectations import Validator
+from pipeline.validate.great_expectations import Validator, collected_runs
 
 
 @dataclass(frozen=True)
@@ -456,10 +456,11 @@ def run(cfg: Config, out_dir: Path, *, force: bool = False, copy_inputs: bool = 
                              summary=summary, disclosure=None, unchanged=True)
         stage = new_stage(out_dir)
         try:
-            d, ingested, validator, extras = compute(cfg, stage, previous=previous)
-            if copy_inputs:
-                _copy_inputs(ingested, stage)
-            _write_outputs(d, stage, extras, validator)
+            with collected_runs():
+                d, ingested, validator, extras = compute(cfg, stage, previous=previous)
+                if copy_inputs:
+                    _copy_inputs(ingested, stage)
+                _write_outputs(d, stage, extras, validator)
             publish(stage, out_dir)
         finally:
             if stage.exists():

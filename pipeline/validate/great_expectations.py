@@ -11,11 +11,13 @@ validation results and the generated Data Docs all go into the evidence pack.
 
 from __future__ import annotations
 
+import gc
 import json
 import keyword
 import logging
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +87,29 @@ def row_failures(result, table_problems: list[str], failed: list[FailedExpectati
             yield cfg.type, reason, column, idx
 
 
+_SCOPE = {"active": 0}
+
+
+@contextmanager
+def collected_runs():
+    """A run that validates many chunks and files: inside it, each ``Validator`` freezes the objects alive once
+    its GX context exists (``gc.freeze``: GX, pandas, the config) and collects after every suite run.
+
+    Why: a GX checkpoint run leaves reference cycles behind (the tracebacks of exceptions GX raises and
+    catches while it parses row conditions, with their frames). They outlive the run into the oldest
+    generation, which Python collects rarely: measured, memory grew by ~4 MB per 100,000-row chunk until a
+    full collection (a saw-tooth of +500 MB over a 10 M-row file). A full collection costs ~0.15 s with GX's
+    objects in the heap, but ~3 ms once they are frozen. On leaving, the heap is unfrozen (``gc.unfreeze``),
+    so a long-lived process (an orchestrator's worker) can still reclaim what the run left."""
+    _SCOPE["active"] += 1
+    try:
+        yield
+    finally:
+        _SCOPE["active"] -= 1
+        if not _SCOPE["active"]:
+            gc.unfreeze()
+
+
 class Validator:
     """One GX file context per run, rooted in ``workdir``."""
 
@@ -105,6 +130,9 @@ class Validator:
         self.passed_headers: set[tuple] = set()   # (kind, columns) whose header suite passed in this run
         self._checkpoints: dict[tuple, object] = {}
         self._checked: dict[str, list[str] | None] = {}
+        self._collect = bool(_SCOPE["active"])
+        if self._collect:
+            gc.freeze()                     # see collected_runs
 
     def _suite(self, name: str):
         if name not in self._suites:
@@ -151,6 +179,8 @@ class Validator:
             manager = self._ds.get_execution_engine().batch_manager
             manager._batch_cache.clear()
             manager._batch_data_cache.clear()
+            if self._collect:
+                gc.collect()                # the cycles this run left (cheap: the heap is frozen)
         outcome = SuiteOutcome(success=bool(result.success))
         for exp, reason, column, idx in row_failures(result, outcome.table_problems, outcome.failed):
             outcome.reason_columns[(exp, reason)] = column
