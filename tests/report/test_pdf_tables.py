@@ -83,3 +83,82 @@ def test_a_report_with_long_tables_renders_with_the_rest_summed():
     assert "23 more rows with less location-based tCO2e each" in html
     assert "24 more rows with less location-based tCO2e each" in html
     assert "dcgm (45 files)" in html
+
+
+# ------------------------------------------------------------------------------------------ layout on the page
+
+def _laid_out(d):
+    from weasyprint import HTML
+
+    from pipeline.report.pdf import TEMPLATES_DIR, render_html, templates_only_fetcher
+
+    return HTML(string=render_html(d), base_url=TEMPLATES_DIR.as_uri() + "/",
+                url_fetcher=templates_only_fetcher()).render()
+
+
+def _boxes(box):
+    from weasyprint.formatting_structure import boxes
+
+    yield box
+    if isinstance(box, boxes.ParentBox):
+        for child in box.children:
+            yield from _boxes(child)
+
+
+def _long_factors(d):
+    """Factor rows with texts as long as real ones (sources and notes of ~600 characters with hashes and paths,
+    a 140-character URL, long licences), a value with five integer digits and a lifecycle factor on Scope 2."""
+    digest = "8bfdb45b81ec4a88e3bdf4584637330f62e6bd09ce1940e654c5d7b7f736de94"
+    source = ("UK DESNZ Greenhouse gas reporting: conversion factors 2025, flat file v1 (updated 2025-06-10), "
+              f"row ID 13_402_4000_5_1 'Transmission and distribution'. Copy in github.com/x/y sha256 {digest}; ") * 3
+    f = d.factors
+    f["source"] = source
+    f["note"] = ("SECONDARY copy of the publisher's file, re-checked against the publisher's figure before "
+                 "reporting; data_year is the DESNZ reporting-year label. ") * 4
+    f["licence"] = "OGL v3.0 (Crown copyright; licence statement read in the 2025 methodology paper, same copy)"
+    f["edition"] = "DESNZ conversion factors 2025, version 1 (2025-06-10)"
+    f["url"] = "https://www.gov.uk/government/publications/greenhouse-gas-reporting-conversion-factors-2025/" \
+               "conversion-factors-2025-full-set-for-advanced-users.xlsx"
+    f.loc[f["factor_id"] == "test-SRVC", "value"] = 98765.4321           # shown as 98,765.432
+    f.loc[f["factor_id"] == "test-GB", "boundary"] = "lifecycle"         # flagged: used on Scope 2
+    return d
+
+
+def test_factor_table_has_fixed_columns_and_fits_the_page(monkeypatch):
+    """The factors table is laid out with fixed column widths: WeasyPrint's automatic layout measured its long
+    texts character by character (overflow-wrap: anywhere), seconds of CPU per report. Every table must still
+    fit its page, and figures must neither wrap nor spill out of their cells."""
+    import weasyprint.layout.table as wtable
+    from synthetic import make_disclosure
+    from weasyprint.formatting_structure import boxes
+
+    measured = []
+    real = wtable.table_and_columns_preferred_widths
+
+    def spy(context, box, outer=True):
+        measured.append(box.get_wrapped_table().element.get("class"))
+        return real(context, box, outer)
+
+    monkeypatch.setattr(wtable, "table_and_columns_preferred_widths", spy)
+    doc = _laid_out(_long_factors(make_disclosure()))
+
+    assert measured and not any("factors" in (c or "") for c in measured)
+    factor_tables = 0
+    for page in doc.pages:
+        page_box = page._page_box
+        right = page_box.content_box_x() + page_box.width
+        for box in _boxes(page_box):
+            if isinstance(box, boxes.TableBox):
+                cls = box.element.get("class") or ""
+                if "factors" in cls:
+                    factor_tables += 1
+                    assert box.style["table_layout"] == "fixed"
+                assert box.position_x + box.margin_width() <= right + 0.5, f"table '{cls}' is wider than the page"
+            if isinstance(box, boxes.TableCellBox) and box.element.tag == "td" \
+                    and "num" in (box.element.get("class") or "").split():
+                lines = [b for b in _boxes(box) if isinstance(b, boxes.LineBox)]
+                assert len(lines) <= 1, f"figure wrapped: {''.join(box.element.itertext())!r}"
+                cell_right = box.content_box_x() + box.width
+                for text in (b for b in _boxes(box) if isinstance(b, boxes.TextBox)):
+                    assert text.position_x + text.width <= cell_right + 0.5, f"figure {text.text!r} overflows its cell"
+    assert factor_tables >= 2          # the table runs over more than one page with these texts
