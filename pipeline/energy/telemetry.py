@@ -459,7 +459,21 @@ def _lookup(bp: pd.DataFrame, h, t) -> np.ndarray:
 
 
 def _asof(bp: pd.DataFrame, h, t, *, exact: bool) -> np.ndarray:
-    """Index of the last breakpoint of host h at or before t (exact=True) or strictly before t; -1 if none."""
+    """Index of the last breakpoint of host h at or before t (exact=True) or strictly before t; -1 if none.
+    ``bp`` is sorted by host, then time, and ``seg`` is its row number."""
+    h, t = np.asarray(h, dtype=np.int64), np.asarray(t, dtype=np.int64)
+    if len(t) and len(bp):
+        # one searchsorted over (host, time) packed in an int64: breakpoint times outside the queries' range are
+        # clipped to just outside it (same answers), then host * span + time is ordered as (host, time)
+        lo, hi = int(t.min()) - 1, int(t.max()) + 1
+        span = hi - lo + 1
+        bh = bp["h"].to_numpy(dtype=np.int64)
+        if int(max(bh.max(), h.max(), 0)) + 1 < (2**62) // span:
+            key = bh * span + (np.clip(bp["t"].to_numpy(dtype=np.int64), lo, hi) - lo)
+            at = np.searchsorted(key, h * span + (t - lo), side="right" if exact else "left") - 1
+            ok = (at >= 0) & (h >= 0)
+            ok[ok] = bh[at[ok]] == h[ok]
+            return np.where(ok, bp["seg"].to_numpy(dtype=np.int64)[np.maximum(at, 0)], -1)
     q = pd.DataFrame({"h": h, "t": t, "pos": np.arange(len(t))}).sort_values("t", kind="stable")
     m = pd.merge_asof(q, bp.sort_values("t", kind="stable"), on="t", by="h", direction="backward",
                       allow_exact_matches=exact)

@@ -439,3 +439,24 @@ def test_property_attribution_conserves_energy(job_specs):
     assert att["energy_j"].sum() == pytest.approx(iv["energy_j"].sum(), rel=1e-12)
     assert (att["energy_j"] >= 0).all()
     assert (att["interval_end_utc"] > att["interval_start_utc"]).all()
+
+
+@pytest.mark.parametrize("seed, extreme", [(1, False), (2, False), (3, False), (4, True)])
+def test_breakpoint_lookup_matches_a_scan(seed, extreme):
+    # _asof: the last breakpoint of the query's host at or before (exact) / strictly before its time, by a
+    # plain scan over the breakpoints; includes the -inf / +inf sentinels, ties, hosts without breakpoints
+    from pipeline.energy.telemetry import INT64_MAX, INT64_MIN, _asof
+    rng = np.random.default_rng(seed)
+    rows = [(h, int(t)) for h in range(5) for t in rng.integers(0, 50, rng.integers(0, 6))]
+    rows += [(h, INT64_MIN) for h in range(4)] + [(1, INT64_MAX)]
+    rows = sorted(set(rows))
+    bp = pd.DataFrame({"h": [r[0] for r in rows], "t": [r[1] for r in rows], "seg": range(len(rows))})
+    qh = rng.integers(-1, 6, 300)
+    qt = rng.integers(-5, 55, 300)
+    if extreme:                # times too far apart to pack with the host: the merge_asof way
+        qt[:2] = [INT64_MIN + 1, INT64_MAX - 1]
+    for exact in (True, False):
+        got = _asof(bp, qh, qt, exact=exact)
+        want = [max([k for k, (h, t) in enumerate(rows) if h == a and (t <= b if exact else t < b)], default=-1)
+                for a, b in zip(qh.tolist(), qt.tolist())]
+        assert got.tolist() == want
