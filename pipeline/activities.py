@@ -18,7 +18,7 @@ from pipeline.errors import ValidationFailed
 from pipeline.energy.site import _ranges, match_phase
 from pipeline.evidence import EvidenceLibrary
 from pipeline.period import month_of
-from pipeline.usage_groups import MAX_LISTED_ROWS, groups_text, rows_by_group
+from pipeline.usage_groups import MAX_LISTED_CHARS, MAX_LISTED_ROWS, groups_text, rows_by_group
 
 UNKNOWN_CURRENCY = "unknown"    # cost whose billing currency is missing or not a 3-letter code
 
@@ -130,13 +130,16 @@ def _listed_rows(ok: pd.DataFrame, keys: list[str]) -> dict:
 
 
 def _source_rows(grp: pd.DataFrame, listed: dict) -> str:
-    """The source rows of an activity: as ranges (``2-5,9``) while there are at most MAX_LISTED_ROWS of them,
-    else a reference to the usage groups in the drill-down row map of each file."""
+    """The source rows of an activity: as ranges (``2-5,9``) while there are at most MAX_LISTED_ROWS of them and
+    the ranges fit in MAX_LISTED_CHARS characters, else a reference to the usage groups in the drill-down row map
+    of each file."""
     if "usage_group" not in grp.columns or "row_map_file" not in grp.columns:
         return _ranges(grp["source_row"])
     if int(grp["rows"].sum()) <= MAX_LISTED_ROWS:
-        return ranges_text(np.concatenate([listed.get((f, int(g)), np.empty(0, dtype=np.int64))
+        text = ranges_text(np.concatenate([listed.get((f, int(g)), np.empty(0, dtype=np.int64))
                                            for f, g in zip(grp["row_map_file"], grp["usage_group"])]))
+        if len(text) <= MAX_LISTED_CHARS:
+            return text
     return "; ".join(groups_text(str(g["row_map"].iloc[0]), [int(x) for x in g["usage_group"]], int(g["rows"].sum()))
                      for _, g in grp.groupby("row_map_file", sort=True))
 

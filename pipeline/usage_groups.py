@@ -157,7 +157,11 @@ class UsageGroups:
         return conform(out, schema)
 
 
-MAX_LISTED_ROWS = 2_000
+MAX_LISTED_ROWS = 2_000      # a ledger row lists its source rows as ranges while it has at most this many rows
+MAX_LISTED_CHARS = 500       # ... and while those ranges fit in this many characters (scattered rows do not):
+#                              beyond either, it names the row map and groups. A 30 M-row quarter listed up to
+#                              2,000 scattered rows per ledger row: 75 MB of row numbers in the ledger, the XLSX
+#                              and the PDF's attachment, none of it readable; the row map holds them exactly.
 
 
 def rows_by_group(row_map: Path, groups) -> dict[int, np.ndarray]:

@@ -201,3 +201,18 @@ def test_reading_a_parquet_file_in_batches_keeps_no_earlier_batch(tmp_path):
     assert len(held) == 100
     # while reading the last batch, about one batch is held: far less than the file (100 row groups)
     assert held[-1] < size / 2, f"{held[-1]:,} bytes of Arrow memory held for a {size:,}-byte file"
+
+
+def test_ledger_lists_rows_only_while_the_ranges_are_short():
+    from pipeline.activities import _source_rows
+
+    def grp(n):
+        return pd.DataFrame({"row_map_file": ["/w/m.parquet"], "row_map": ["drilldown/bill.usage_rows.parquet"],
+                             "usage_group": [3], "rows": [n]})
+    block = np.arange(2, 1502)                       # 1,500 contiguous rows: one range
+    assert _source_rows(grp(1500), {("/w/m.parquet", 3): block}) == "2-1501"
+    few = np.arange(1, 41, 2)                        # 20 scattered rows: "1,3,...,39" is 50 characters
+    assert _source_rows(grp(20), {("/w/m.parquet", 3): few}) == ",".join(str(r) for r in range(1, 41, 2))
+    many = np.arange(1, 401, 2)                      # 200 scattered rows: 744 characters of ranges -> the groups
+    assert _source_rows(grp(200), {("/w/m.parquet", 3): many}) == \
+        "200 rows: drilldown/bill.usage_rows.parquet usage_group 3"
