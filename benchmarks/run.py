@@ -295,9 +295,38 @@ def print_report(res: dict) -> None:
         print()
         print("issue targets (the 3x and 2 GB targets are stated for 10M billing rows + 100M power samples):")
         for k, v in t.items():
-            print(f"  {k:<44} {v['value']:>10}  target {v['target']:<10} {'PASS' if v['ok'] else 'FAIL'}")
+            verdict = "" if v["ok"] is None else "PASS" if v["ok"] else "FAIL"
+            print(f"  {k:<48} {v['value']:>10}  target {v['target']:<10} {verdict}")
     print()
     print(f"figures written to {res['json']}")
+
+
+def targets(res: dict) -> dict | None:
+    """The issue's targets from a run's figures (wall-clock ratio to DuckDB, peak RSS, rendering), with the CPU
+    figures beside them."""
+    pl, ref = res.get("pipeline"), res.get("duckdb")
+    if not pl or pl["run_seconds"] is None:
+        return None
+    t = {}
+    if ref and all("seconds" in r for r in ref.values()):
+        ref_s = sum(r["seconds"] for r in ref.values())
+        ratio = pl["run_seconds"] / ref_s
+        t["end-to-end / DuckDB reference"] = {"value": f"{ratio:,.1f}x", "target": "<= 3x", "ok": ratio <= 3}
+        # the same in CPU seconds (the pipeline runs on one core, DuckDB on all of them): for comparing
+        # runs on a loaded machine and per core; the target above is the wall-clock one
+        run_cpu = next((s["cpu_seconds"] for s in pl["stages"] if s["stage"] == "run"), None)
+        ref_cpu = sum(r["cpu_s"] for r in ref.values())
+        if run_cpu and ref_cpu:
+            t["  (CPU seconds: run() / DuckDB, not the target)"] = {
+                "value": f"{run_cpu / ref_cpu:,.2f}x", "target": "-", "ok": None}
+    t["peak RSS"] = {"value": f"{pl['peak_rss_mb']:,.0f} MB", "target": "< 2048 MB",
+                     "ok": pl["peak_rss_mb"] < 2048}
+    if pl["render_seconds"] is not None:
+        t["PDF + XLSX rendering"] = {"value": f"{pl['render_seconds']:.1f} s", "target": "< 10 s",
+                                     "ok": pl["render_seconds"] < 10}
+        render_cpu = sum(s["cpu_seconds"] or 0 for s in pl["stages"] if s["name"] in ("render XLSX", "render PDF"))
+        t["  (rendering in CPU seconds)"] = {"value": f"{render_cpu:.1f} s", "target": "-", "ok": None}
+    return t
 
 
 def summarise_frames(frames: list[dict]) -> dict:
@@ -329,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.show:
         path = args.json or args.dir / "benchmark_result.json"
-        print_report(json.loads(path.read_text(encoding="utf-8")))
+        res = json.loads(path.read_text(encoding="utf-8"))
+        res["targets"] = targets(res) or res.get("targets")
+        print_report(res)
         return 0
     d = args.dir.resolve()
     info_path = d / "benchmark_inputs.json"
@@ -392,21 +423,12 @@ def main(argv: list[str] | None = None) -> int:
                       "load_max": m.load_max})
             res["duckdb"][what] = r
 
-    pl, ref = res.get("pipeline"), res.get("duckdb")
-    if pl and pl["run_seconds"] is not None:
-        t = {}
-        if ref and all("seconds" in r for r in ref.values()):
-            ref_s = sum(r["seconds"] for r in ref.values())
-            ratio = pl["run_seconds"] / ref_s
-            t["end-to-end / DuckDB reference"] = {"value": f"{ratio:,.1f}x", "target": "<= 3x", "ok": ratio <= 3}
-        t["peak RSS"] = {"value": f"{pl['peak_rss_mb']:,.0f} MB", "target": "< 2048 MB",
-                         "ok": pl["peak_rss_mb"] < 2048}
-        if pl["render_seconds"] is not None:
-            t["PDF + XLSX rendering"] = {"value": f"{pl['render_seconds']:.1f} s", "target": "< 10 s",
-                                         "ok": pl["render_seconds"] < 10}
+    t = targets(res)
+    if t:
         res["targets"] = t
     Path(res["json"]).write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
     print_report(res)
+    pl = res.get("pipeline")
     return 0 if not pl or pl["returncode"] == 0 else 1
 
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.canonical import or_flags, ranges_text
+from pipeline.canonical import or_flags, ranges_text, runs_text
 from pipeline.classify.scope import Decision
 from pipeline.config import Config
 from pipeline.errors import ValidationFailed
 from pipeline.energy.site import _ranges, match_phase
 from pipeline.evidence import EvidenceLibrary
 from pipeline.period import month_of
-from pipeline.usage_groups import MAX_LISTED_CHARS, MAX_LISTED_ROWS, groups_text, rows_by_group
+from pipeline.usage_groups import MAX_LISTED_CHARS, MAX_LISTED_ROWS, groups_text, ranges_by_group
 
 UNKNOWN_CURRENCY = "unknown"    # cost whose billing currency is missing or not a 3-letter code
 
@@ -119,14 +119,19 @@ def _row_counts(grp: pd.DataFrame) -> pd.Series:
 
 
 def _listed_rows(ok: pd.DataFrame, keys: list[str]) -> dict:
-    """(row map file, usage group) -> its source rows, for the groups of activities small enough to list their
-    rows (one scan of each row map)."""
+    """(row map file, usage group) -> its source rows as runs (first rows, last rows), for the groups of
+    activities small enough to list their rows (one batched scan of each row map). A group alone in its activity
+    is dropped as soon as its runs cannot fit in MAX_LISTED_CHARS (each run takes at least two characters);
+    the groups of activities with several groups keep all their runs (their union decides)."""
     if "usage_group" not in ok.columns or "row_map_file" not in ok.columns:
         return {}
-    total = ok.groupby(keys, sort=False, dropna=False)["rows"].transform("sum")
-    small = ok[total <= MAX_LISTED_ROWS]
-    return {(f, g): rows for f, part in small.groupby("row_map_file", sort=True)
-            for g, rows in rows_by_group(Path(f), part["usage_group"].unique()).items()}
+    by = ok.groupby(keys, sort=False, dropna=False)
+    small = ok[(by["rows"].transform("sum") <= MAX_LISTED_ROWS).to_numpy()]
+    shared = small[(small.groupby(keys, sort=False, dropna=False)["rows"].transform("size") > 1).to_numpy()]
+    return {(f, g): runs for f, part in small.groupby("row_map_file", sort=True)
+            for g, runs in ranges_by_group(
+                Path(f), part["usage_group"].unique(), max_ranges=MAX_LISTED_CHARS // 2 + 1,
+                exact=shared.loc[shared["row_map_file"] == f, "usage_group"].unique()).items()}
 
 
 def _source_rows(grp: pd.DataFrame, listed: dict) -> str:
@@ -136,10 +141,12 @@ def _source_rows(grp: pd.DataFrame, listed: dict) -> str:
     if "usage_group" not in grp.columns or "row_map_file" not in grp.columns:
         return _ranges(grp["source_row"])
     if int(grp["rows"].sum()) <= MAX_LISTED_ROWS:
-        text = ranges_text(np.concatenate([listed.get((f, int(g)), np.empty(0, dtype=np.int64))
-                                           for f, g in zip(grp["row_map_file"], grp["usage_group"])]))
-        if len(text) <= MAX_LISTED_CHARS:
-            return text
+        found = [listed.get((f, int(g))) for f, g in zip(grp["row_map_file"], grp["usage_group"])]
+        if all(r is not None for r in found):
+            text = runs_text(*found[0]) if len(found) == 1 else ranges_text(np.concatenate(
+                [np.arange(a, b + 1) for starts, ends in found for a, b in zip(starts.tolist(), ends.tolist())]))
+            if len(text) <= MAX_LISTED_CHARS:
+                return text
     return "; ".join(groups_text(str(g["row_map"].iloc[0]), [int(x) for x in g["usage_group"]], int(g["rows"].sum()))
                      for _, g in grp.groupby("row_map_file", sort=True))
 

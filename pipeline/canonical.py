@@ -216,7 +216,13 @@ def ranges_text(rows) -> str:
     breaks = np.flatnonzero(np.diff(nums) != 1)
     starts = np.concatenate([nums[:1], nums[breaks + 1]])
     ends = np.concatenate([nums[breaks], nums[-1:]])
-    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in zip(starts, ends))
+    return runs_text(starts, ends)
+
+
+def runs_text(starts, ends) -> str:
+    """Runs of consecutive row numbers (first, last), in order and apart, as ``ranges_text`` writes them."""
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in zip(np.asarray(starts).tolist(),
+                                                                     np.asarray(ends).tolist()))
 
 
 def or_flags(values) -> str:

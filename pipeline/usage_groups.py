@@ -165,18 +165,70 @@ MAX_LISTED_CHARS = 500       # ... and while those ranges fit in this many chara
 
 
 def rows_by_group(row_map: Path, groups) -> dict[int, np.ndarray]:
-    """The source rows of some usage groups of one file, read from its row map in one filtered scan."""
-    import pyarrow.dataset as ds
+    """The source rows of some usage groups of one file, read from its row map (in file order)."""
+    return {g: np.concatenate([np.arange(a, b + 1, dtype=np.int64) for a, b in zip(s, e)])
+            for g, (s, e) in ranges_by_group(row_map, groups).items()}
 
-    table = ds.dataset(row_map, format="parquet").to_table(
-        columns=["source_row", "usage_group"],
-        filter=ds.field("usage_group").isin(pa.array([int(g) for g in groups], pa.int32())))
-    rows = table.column("source_row").to_numpy()
-    grp = table.column("usage_group").to_numpy()
-    order = np.argsort(grp, kind="stable")
-    rows, grp = rows[order], grp[order]
-    cuts = np.flatnonzero(np.diff(grp)) + 1
-    return {int(g[0]): r for g, r in zip(np.split(grp, cuts), np.split(rows, cuts)) if len(g)}
+
+def ranges_by_group(row_map: Path, groups, *, max_ranges: int | None = None, exact=(),
+                    batch_rows: int = 1 << 20) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The source rows of some usage groups of one file as runs of consecutive rows: group -> (first rows,
+    last rows), read from its row map one record batch at a time, so memory holds runs, not the map (a row map
+    has an entry per accepted row: 360 MB at 30 M rows).
+
+    ``max_ranges``: a group with more runs than this is dropped as soon as that is seen (its rows are too
+    scattered to list), except the groups in ``exact``, whose runs are all kept. Rows of a group come in
+    increasing order (the map is written in file order), so runs are built batch by batch, a run cut by a batch
+    edge being joined again."""
+    import pyarrow.parquet as pq
+
+    wanted = np.unique(np.asarray([int(g) for g in groups], dtype=np.int64))
+    keep_all = np.isin(wanted, np.asarray([int(g) for g in exact], dtype=np.int64))
+    dead = np.zeros(len(wanted), dtype=bool)
+    runs = np.zeros(len(wanted), dtype=np.int64)
+    last_seen = np.full(len(wanted), -2, dtype=np.int64)              # each group's last row so far
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []      # (group position, first, last) per batch
+    if len(wanted):
+        pf = pq.ParquetFile(row_map, pre_buffer=False)
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=["source_row", "usage_group"]):
+            grp = batch.column(1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+            pos = np.minimum(np.searchsorted(wanted, grp), len(wanted) - 1)
+            hit = wanted[pos] == grp
+            hit[hit] = ~dead[pos[hit]]
+            if not hit.any():
+                continue
+            pos, rows = pos[hit], batch.column(0).to_numpy(zero_copy_only=False)[hit].astype(np.int64)
+            order = np.argsort(pos, kind="stable")                       # per group, rows stay increasing
+            pos, rows = pos[order], rows[order]
+            new_group = np.r_[True, pos[1:] != pos[:-1]]
+            start = new_group | np.r_[True, rows[1:] != rows[:-1] + 1]
+            first = np.flatnonzero(start)
+            last = np.r_[first[1:] - 1, len(rows) - 1]
+            p, a, b = pos[first], rows[first], rows[last]
+            continues = new_group[first] & (a == last_seen[p] + 1)      # the group's last run goes on
+            runs += np.bincount(p[~continues], minlength=len(wanted))
+            last_seen[p] = b                                             # the last run of each group wins
+            parts.append((p, a, b))
+            if max_ranges is not None:
+                newly = (runs > max_ranges) & ~keep_all & ~dead
+                if newly.any():
+                    dead |= newly
+                    parts = [(p[~dead[p]], a[~dead[p]], b[~dead[p]]) for p, a, b in parts]
+    if not parts:
+        return {}
+    pos = np.concatenate([p for p, _, _ in parts])
+    first = np.concatenate([a for _, a, _ in parts])
+    last = np.concatenate([b for _, _, b in parts])
+    order = np.argsort(pos, kind="stable")
+    pos, first, last = pos[order], first[order], last[order]
+    keep = ~np.r_[False, (pos[1:] == pos[:-1]) & (first[1:] == last[:-1] + 1)]     # joined across batches
+    run_id = np.cumsum(keep) - 1
+    end = np.zeros(int(keep.sum()), dtype=np.int64)
+    np.maximum.at(end, run_id, last)
+    pos, first = pos[keep], first[keep]
+    cuts = np.flatnonzero(np.diff(pos)) + 1
+    return {int(wanted[p[0]]): (a, b) for p, a, b in zip(np.split(pos, cuts), np.split(first, cuts),
+                                                          np.split(end, cuts)) if len(p)}
 
 
 def row_numbers(row_map: Path, groups: list[int]) -> np.ndarray:

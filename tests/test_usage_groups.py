@@ -209,10 +209,37 @@ def test_ledger_lists_rows_only_while_the_ranges_are_short():
     def grp(n):
         return pd.DataFrame({"row_map_file": ["/w/m.parquet"], "row_map": ["drilldown/bill.usage_rows.parquet"],
                              "usage_group": [3], "rows": [n]})
-    block = np.arange(2, 1502)                       # 1,500 contiguous rows: one range
+    # listed: group -> its rows as runs (first rows, last rows)
+    block = (np.array([2]), np.array([1501]))        # 1,500 contiguous rows: one range
     assert _source_rows(grp(1500), {("/w/m.parquet", 3): block}) == "2-1501"
-    few = np.arange(1, 41, 2)                        # 20 scattered rows: "1,3,...,39" is 50 characters
-    assert _source_rows(grp(20), {("/w/m.parquet", 3): few}) == ",".join(str(r) for r in range(1, 41, 2))
-    many = np.arange(1, 401, 2)                      # 200 scattered rows: 744 characters of ranges -> the groups
-    assert _source_rows(grp(200), {("/w/m.parquet", 3): many}) == \
+    odd = np.arange(1, 41, 2)                         # 20 scattered rows: "1,3,...,39" is 50 characters
+    assert _source_rows(grp(20), {("/w/m.parquet", 3): (odd, odd)}) == ",".join(str(r) for r in range(1, 41, 2))
+    many = np.arange(1, 401, 2)                       # 200 scattered rows: 744 characters of ranges -> the groups
+    assert _source_rows(grp(200), {("/w/m.parquet", 3): (many, many)}) == \
         "200 rows: drilldown/bill.usage_rows.parquet usage_group 3"
+    # a group dropped while its row map was read (too scattered) is not in listed: the groups again
+    assert _source_rows(grp(20), {}) == "20 rows: drilldown/bill.usage_rows.parquet usage_group 3"
+
+
+def test_row_map_runs_read_batch_by_batch(tmp_path):
+    # a row map of 3 groups over rows 1..40, read in batches of 7 rows (runs cut by batch edges are joined):
+    # group 0: rows 1-10 and 21-25 -> runs (1-10, 21-25); group 1: the odd rows 11..19 and 27..39 -> 12
+    # single-row runs; group 2: the even rows 12..20 and 26..40 -> 13 single-row runs
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.usage_groups import ranges_by_group
+    group = {r: 0 for r in list(range(1, 11)) + list(range(21, 26))}
+    group.update({r: 1 for r in range(11, 40, 2) if r not in group})
+    group.update({r: 2 for r in range(12, 41, 2) if r not in group})
+    rows = sorted(group)
+    path = tmp_path / "m.usage_rows.parquet"
+    pq.write_table(pa.table({"source_row": pa.array(rows, pa.int64()),
+                             "usage_group": pa.array([group[r] for r in rows], pa.int32())}), path)
+    got = ranges_by_group(path, [0, 1, 2], batch_rows=7)
+    assert [(a.tolist(), b.tolist()) for a, b in [got[0]]] == [([1, 21], [10, 25])]
+    odd = [r for r in range(11, 40, 2) if not 21 <= r <= 25]
+    assert got[1][0].tolist() == odd and got[1][1].tolist() == odd
+    # with at most 11 runs per group, groups 1 (12 runs) and 2 (13) are dropped, unless kept exactly
+    capped = ranges_by_group(path, [0, 1, 2], max_ranges=11, exact=[2], batch_rows=7)
+    assert sorted(capped) == [0, 2] and len(capped[2][0]) == 13
