@@ -582,16 +582,25 @@ def nullify(s: pd.Series) -> pd.Series:
 _PLAIN_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 
+def plain_decimals(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(values, plain) of an Arrow text array: rows that are plain decimals (``-1.5``, ``2e3``, ``.5``) converted
+    by Arrow, correctly rounded as ``float`` does; other rows NaN and not plain (the caller parses them its way)."""
+    out = np.full(len(arr), np.nan)
+    plain = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _PLAIN_DECIMAL), False), dtype=bool)
+    if plain.any():
+        try:
+            out[plain] = pc.cast(arr.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:          # not expected for this syntax; then every row goes the caller's way
+            plain[:] = False
+    return out, plain
+
+
 def to_number(s: pd.Series) -> pd.Series:
     """Parse decimal numbers (accepts exponents like 1.2E+05); anything else becomes NaN - infinity too
     (``inf``, ``Infinity``, ``1e999``): no input quantity is infinite, so it is an error to quarantine.
     Plain decimals are converted by Arrow (correctly rounded, as ``float``), other text by ``pd.to_numeric``."""
     text = nullify(s)
-    arr = pa.array(text.array, type=pa.large_string())
-    plain = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _PLAIN_DECIMAL), False), dtype=bool)
-    out = np.full(len(text), np.nan)
-    if plain.any():
-        out[plain] = pc.cast(arr.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
+    out, plain = plain_decimals(pa.array(text.array, type=pa.large_string()))
     rest = ~plain & text.notna().to_numpy(dtype=bool)
     if rest.any():
         out[rest] = pd.to_numeric(text[rest], errors="coerce").astype("float64").to_numpy(dtype=float, na_value=np.nan)

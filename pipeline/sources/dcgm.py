@@ -66,7 +66,7 @@ from pipeline.canonical import POWER, category_from_codes, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed, _range_values
 from pipeline.sources._text import (MAX_JSON_DEPTH, MAX_JSON_DOCUMENT_CHARS, JsonLimitError, RawTable, json_limit_error,
-                                   loads_json, read_text, to_utc)
+                                   loads_json, plain_decimals, read_text, to_utc)
 
 KIND = "dcgm"
 FAMILY = "power"
@@ -446,24 +446,13 @@ def _nonempty(col: pd.Series) -> np.ndarray:
     return np.asarray(pc.fill_null(pc.greater(pc.utf8_length(arr), 0), False), dtype=bool)
 
 
-_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
-
-
 def parse_values(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``parse_value`` of every row, in bulk: (float values, parsed). Plain decimals are converted by Arrow
     (correctly rounded, as ``float``); any other text (NaN, +Inf, spaces, ...) goes through ``parse_value``
     once per distinct text."""
     arr = _arrow_text(col)
-    n = len(arr)
-    out = np.full(n, np.nan)
-    ok = np.zeros(n, dtype=bool)
-    plain = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _DECIMAL), False), dtype=bool)
-    if plain.any():
-        try:
-            out[plain] = pc.cast(arr.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
-            ok[plain] = True
-        except pa.ArrowInvalid:          # not expected for this syntax; then every row goes the careful way
-            plain[:] = False
+    out, plain = plain_decimals(arr)
+    ok = plain.copy()
     rest = np.flatnonzero(~plain)
     if len(rest):
         codes, uniques = pd.factorize(pd.Series(arr.take(pa.array(rest)).to_pylist(), dtype=object))
