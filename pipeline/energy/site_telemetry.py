@@ -362,7 +362,10 @@ class TelemetryStream:
             out.counter_resets += len(te.resets)
             out.anomalies += len(te.anomalies)
             if len(te.dropped_samples):
-                out.samples_dropped += int(te.dropped_samples.select_dtypes("number").sum().sum())
+                # samples without a time, and repeats of a device's time (conflicting repeats are a subset of
+                # the repeats: counted once)
+                d = te.dropped_samples
+                out.samples_dropped += int(d["missing_ts"].sum() + d["duplicate_ts"].sum())
             if len(g):
                 gdev = self._device_codes(stream, g)
                 start, end = telemetry._ns(g["gap_start_utc"]), telemetry._ns(g["gap_end_utc"])

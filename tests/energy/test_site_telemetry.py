@@ -428,3 +428,11 @@ def test_concat_keeps_text_categorical_over_the_union():
     assert isinstance(out["host"].dtype, pd.CategoricalDtype)
     assert out["host"].astype(object).where(out["host"].notna(), None).tolist() == ["n1", None, "n2", "n3", "n1"]
     assert out["x"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_a_conflicting_repeat_is_one_dropped_sample():
+    # samples at 0, 60, 60 (a different value: 500 W) and 120 s: the second sample at 60 s is dropped once
+    # (it is a repeat, and a conflicting one: one sample, not two); 400 W kept -> 2 x 60 s x 400 W = 48,000 J
+    kwh, report = _stream([_file(_power([0, 60, 60, 120], [400, 400, 500, 400]), "day1.json")], _jobs())
+    assert report["samples_dropped"] == 1
+    assert report["energy_kwh"] == pytest.approx(48_000 / 3.6e6, rel=1e-12)
