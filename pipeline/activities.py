@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.canonical import or_flags, ranges_text, runs_text
+from pipeline.canonical import is_currency_code, or_flags, ranges_text, runs_text
 from pipeline.classify.scope import Decision
 from pipeline.config import Config
 from pipeline.errors import ValidationFailed
@@ -56,7 +56,7 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
     billing completeness per provider x service (spend covered by an energy estimate vs total)."""
     zones = {(r.provider, r.region): r.grid_zone for r in lib.regions.itertuples(index=False)}
     # costs are never added across currencies: a row without a readable currency code is its own "currency"
-    est = est.assign(currency=est["currency"].where(est["currency"].fillna("").str.fullmatch(r"[A-Z]{3}"),
+    est = est.assign(currency=est["currency"].where(is_currency_code(est["currency"]),
                                                     UNKNOWN_CURRENCY).astype("string"))
     ok = est[est["energy_kwh"].notna()].copy()
     unest = est[est["energy_kwh"].isna()]

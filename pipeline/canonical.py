@@ -203,6 +203,11 @@ def blank_missing(col: pd.Series) -> pd.Series:
     return col.fillna("")
 
 
+def is_currency_code(col: pd.Series) -> pd.Series:
+    """True where a text is a three-letter currency code (ISO 4217 form, ``EUR``); missing values are not."""
+    return col.fillna("").astype("string").str.fullmatch(r"[A-Z]{3}").fillna(False).astype(bool)
+
+
 def worst_basis(values) -> str:
     vals = [v for v in values if isinstance(v, str) and v in BASIS_RANK]
     return max(vals, key=BASIS_RANK.__getitem__) if vals else "estimated"

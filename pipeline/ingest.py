@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.canonical import is_currency_code
 from pipeline.config import Config, Source
 from pipeline.errors import ConfigError, InputError, ValidationFailed
 from pipeline.period import PeriodBounds
@@ -344,7 +345,7 @@ def _read_chunks(cfg, src, src_id, path, validator, bounds, out_dir, label, kind
             notes += parsed.notes
             if family == "usage" and len(frame):
                 cur = frame["currency"].fillna("")
-                odd = ~cur.str.fullmatch(r"[A-Z]{3}") & (frame["cost"].fillna(0) != 0)
+                odd = ~is_currency_code(cur) & (frame["cost"].fillna(0) != 0)
                 if odd.any():
                     shown = ", ".join(sorted({repr(c) for c in cur[odd]})[:5])
                     notes.append(f"{int(odd.sum())} row(s) with a cost but no three-letter currency code ({shown}): "
