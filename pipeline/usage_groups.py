@@ -219,6 +219,8 @@ def ranges_by_group(row_map: Path, groups, *, max_ranges: int | None = None, exa
     pos = np.concatenate([p for p, _, _ in parts])
     first = np.concatenate([a for _, a, _ in parts])
     last = np.concatenate([b for _, _, b in parts])
+    if not len(pos):                                # every group was dropped
+        return {}
     order = np.argsort(pos, kind="stable")
     pos, first, last = pos[order], first[order], last[order]
     keep = ~np.r_[False, (pos[1:] == pos[:-1]) & (first[1:] == last[:-1] + 1)]     # joined across batches

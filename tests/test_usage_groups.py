@@ -243,4 +243,5 @@ def test_row_map_runs_read_batch_by_batch(tmp_path):
     # with at most 11 runs per group, groups 1 (12 runs) and 2 (13) are dropped, unless kept exactly
     capped = ranges_by_group(path, [0, 1, 2], max_ranges=11, exact=[2], batch_rows=7)
     assert sorted(capped) == [0, 2] and len(capped[2][0]) == 13
+    assert ranges_by_group(path, [1, 2], max_ranges=11, batch_rows=7) == {}      # every group dropped
 
