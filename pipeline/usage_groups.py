@@ -177,10 +177,11 @@ def ranges_by_group(row_map: Path, groups, *, max_ranges: int | None = None, exa
     has an entry per accepted row: 360 MB at 30 M rows).
 
     ``max_ranges``: a group with more runs than this is dropped as soon as that is seen (its rows are too
-    scattered to list), except the groups in ``exact``, whose runs are all kept. Rows of a group come in
-    increasing order (the map is written in file order), so runs are built batch by batch, a run cut by a batch
-    edge being joined again."""
-    import pyarrow.parquet as pq
+    scattered to list), except the groups in ``exact``, whose runs are all kept. Runs are built batch by batch
+    and joined at the end (a run cut by a batch edge). A map written in file order (the pandas engine's) counts
+    runs exactly; one in parts (Spark's folder of part files) may count more while it is read, so a group may be
+    dropped sooner (named by its group instead of listed): what is returned is always exact."""
+    import pyarrow.dataset as ds
 
     wanted = np.unique(np.asarray([int(g) for g in groups], dtype=np.int64))
     keep_all = np.isin(wanted, np.asarray([int(g) for g in exact], dtype=np.int64))
@@ -189,8 +190,9 @@ def ranges_by_group(row_map: Path, groups, *, max_ranges: int | None = None, exa
     last_seen = np.full(len(wanted), -2, dtype=np.int64)              # each group's last row so far
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []      # (group position, first, last) per batch
     if len(wanted):
-        pf = pq.ParquetFile(row_map, pre_buffer=False)
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=["source_row", "usage_group"]):
+        scan = ds.dataset(row_map, format="parquet").to_batches(
+            columns=["source_row", "usage_group"], batch_size=batch_rows, batch_readahead=0, fragment_readahead=0)
+        for batch in scan:
             grp = batch.column(1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
             pos = np.minimum(np.searchsorted(wanted, grp), len(wanted) - 1)
             hit = wanted[pos] == grp
@@ -198,7 +200,7 @@ def ranges_by_group(row_map: Path, groups, *, max_ranges: int | None = None, exa
             if not hit.any():
                 continue
             pos, rows = pos[hit], batch.column(0).to_numpy(zero_copy_only=False)[hit].astype(np.int64)
-            order = np.argsort(pos, kind="stable")                       # per group, rows stay increasing
+            order = np.lexsort((rows, pos))                              # by group, then row
             pos, rows = pos[order], rows[order]
             new_group = np.r_[True, pos[1:] != pos[:-1]]
             start = new_group | np.r_[True, rows[1:] != rows[:-1] + 1]
@@ -221,7 +223,7 @@ def ranges_by_group(row_map: Path, groups, *, max_ranges: int | None = None, exa
     last = np.concatenate([b for _, _, b in parts])
     if not len(pos):                                # every group was dropped
         return {}
-    order = np.argsort(pos, kind="stable")
+    order = np.lexsort((first, pos))
     pos, first, last = pos[order], first[order], last[order]
     keep = ~np.r_[False, (pos[1:] == pos[:-1]) & (first[1:] == last[:-1] + 1)]     # joined across batches
     run_id = np.cumsum(keep) - 1

@@ -245,3 +245,21 @@ def test_row_map_runs_read_batch_by_batch(tmp_path):
     assert sorted(capped) == [0, 2] and len(capped[2][0]) == 13
     assert ranges_by_group(path, [1, 2], max_ranges=11, batch_rows=7) == {}      # every group dropped
 
+
+
+def test_row_map_in_parts_out_of_order(tmp_path):
+    # a folder of part files (as Spark writes a row map) whose rows are not in file order: the runs are exact
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.usage_groups import ranges_by_group
+    folder = tmp_path / "m.usage_rows.parquet"
+    folder.mkdir()
+    parts = [[(30, 0), (31, 0), (5, 1)], [(1, 0), (2, 0), (3, 0), (4, 1)], [(32, 0), (6, 1), (10, 1)]]
+    for k, part in enumerate(parts):
+        pq.write_table(pa.table({"source_row": pa.array([r for r, _ in part], pa.int64()),
+                                 "usage_group": pa.array([g for _, g in part], pa.int32())}), folder / f"part-{k}.parquet")
+    (folder / "_SUCCESS").write_text("")
+    got = ranges_by_group(folder, [0, 1], batch_rows=2)
+    assert (got[0][0].tolist(), got[0][1].tolist()) == ([1, 30], [3, 32])      # rows 1-3 and 30-32
+    assert (got[1][0].tolist(), got[1][1].tolist()) == ([4, 10], [6, 10])      # rows 4-6 and 10
