@@ -75,7 +75,7 @@ def install() -> None:
     import pipeline.report.pdf as report_pdf
     import pipeline.report.xlsx as report_xlsx
     import pipeline.run as prun
-    from pipeline import ingest
+    from pipeline import ingest, ingest_file
     from pipeline.emissions import provider_reported
     from pipeline.energy import cloud, meters, site, site_telemetry, telemetry
     from pipeline.sources import _chunks
@@ -97,16 +97,16 @@ def install() -> None:
           lambda r, *a, **k: r.report.rows_read)
     for adapter in set(ingest.ADAPTERS.values()):
         patch(adapter, "read_raw", "read_raw", lambda r, *a, **k: len(r.frame))
-    patch(ingest, "_header_check", "header check")
-    patch(ingest, "_parse", "to_canonical", lambda r, cfg, src, adapter, raw, label: len(raw.frame))
+    patch(ingest_file, "header_check", "header check")
+    patch(ingest_file, "parse", "to_canonical", lambda r, cfg, src, adapter, raw, label: len(raw.frame))
     patch(Validator, "run", lambda self, source_id, suite, *a, **k: f"GX {suite}",
           lambda r, self, source_id, suite, frame, *a, **k: len(frame))
-    patch(ingest, "_family_checks", "family checks", lambda r, family, frame, *a, **k: len(frame))
+    patch(ingest_file, "family_checks", "family checks", lambda r, family, frame, *a, **k: len(frame))
     patch(QuarantineWriter, "add", "quarantine", lambda r, self, raw, index, *a, **k: len(index))
     patch(_chunks, "batch_to_text", "read chunk (Parquet batch -> text)", lambda r, *a, **k: len(r))
     patch(UsageGroups, "add", "usage groups (sum chunk)", lambda r, self, chunk, *a, **k: len(chunk))
     patch(LineItemSpill, "add", "line-item spill", lambda r, self, ids, *a, **k: len(ids))
-    patch(ingest, "sha256_file", "sha256")
+    patch(ingest_file, "sha256_file", "sha256")
     # --- compute(): cloud
     patch(prun, "assign_contracts", "assign_contracts", _len(0))
     patch(cloud, "estimate", "cloud energy estimate", _len(0))

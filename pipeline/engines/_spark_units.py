@@ -1,6 +1,6 @@
 """What the Spark executors run: one **unit** of a billing file (a range of rows of a Parquet file, or a whole
 CSV / JSON file) read and mapped to canonical usage rows by the same code as the pandas engine
-(``pipeline.sources._chunks`` and ``pipeline.ingest._parse``), returned as Arrow record batches.
+(``pipeline.sources._chunks`` and ``pipeline.ingest_file.parse``), returned as Arrow record batches.
 
 A unit is the chunk the pandas engine reads: Parquet rows ``[k * chunk_rows, (k + 1) * chunk_rows)`` (the
 batches of ``ParquetFile.iter_batches``, which run across row groups), any other file whole. So notes and
@@ -34,7 +34,7 @@ _ARROW = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "
 _SPARK = {"string": "string", "int64": "bigint", "float64": "double", "bool": "boolean",
           "datetime64[ns, UTC]": "timestamp"}
 
-CANONICAL = {**USAGE, "is_usage": "bool"}        # the canonical usage frame of ``ingest._parse``
+CANONICAL = {**USAGE, "is_usage": "bool"}        # the canonical usage frame of ``ingest_file.parse``
 HELPERS = {"_ordinal": "int64",   # the row's 0-based position in the file (the pandas engine's index)
            "_unit": "int64",      # the unit (chunk) it was read in
            "_month": "string",    # month of usage_start_utc in the entity's zone, as UsageGroups computes it
@@ -117,7 +117,7 @@ def unpack_error(text: str) -> BaseException:
 
 
 def _currency_note(frame: pd.DataFrame) -> list[str]:
-    """The note ``ingest._read_chunks`` adds per chunk (same text)."""
+    """The note ``ingest_file.read_file`` adds per chunk (same text)."""
     if not len(frame):
         return []
     cur = frame["currency"].fillna("")
@@ -146,7 +146,7 @@ def _column(series: pd.Series, dtype: str) -> pa.Array:
 
 def canonical_batches(task: FileTask, unit: Unit, zone: str):
     """The canonical rows of one unit, then its meta row."""
-    from pipeline.ingest import _parse
+    from pipeline.ingest_file import parse
 
     meta: dict = {"unit": unit.index, "columns": None, "rows_read": 0, "notes": [], "error": None, "stage": None}
     try:
@@ -158,7 +158,7 @@ def canonical_batches(task: FileTask, unit: Unit, zone: str):
     meta["columns"] = [c for c in raw.frame.columns if c != "source_row"]
     meta["rows_read"] = len(raw.frame)
     try:
-        parsed = _parse(task.cfg, task.src, task.adapter, raw, task.label)
+        parsed = parse(task.cfg, task.src, task.adapter, raw, task.label)
         frame = parsed.frame
         unexpected = sorted(set(frame.columns) ^ set(CANONICAL))
         if unexpected or parsed.folded:

@@ -4,7 +4,7 @@ What runs on Spark, for sources of the **usage family** (FOCUS, AWS CUR, GCP, Az
 
 1. reading and mapping: the file is cut into units (``_spark_units``: the pandas engine's chunks, i.e. Parquet
    row ranges of ``chunk_rows`` rows, or a whole CSV / JSON file) and each executor runs the same adapter code
-   (``iter_raw`` / ``normalise_raw`` + ``ingest._parse``) on its unit, returning canonical rows as Arrow
+   (``iter_raw`` / ``normalise_raw`` + ``ingest_file.parse``) on its unit, returning canonical rows as Arrow
    (``mapInArrow``);
 2. the Great Expectations ``usage.rows`` suite, through GX's Spark datasource (``_spark_gx``);
 3. duplicate line items (first occurrence by row kept) with a Spark window;
@@ -129,7 +129,8 @@ def ingest_usage_spark(cfg: Config, src: Source, src_id: str, path: Path, valida
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from pipeline.ingest import ADAPTERS, Ingested, _header_check, _merge_failed, _merge_notes
+    from pipeline.ingest import ADAPTERS
+    from pipeline.ingest_file import Ingested, header_check, merge_failed, merge_notes
 
     adapter = ADAPTERS[kind]
     spark = spark or spark_session(cfg)
@@ -150,7 +151,7 @@ def ingest_usage_spark(cfg: Config, src: Source, src_id: str, path: Path, valida
             if m["unit"] == 0:
                 header = pd.DataFrame({c: pd.Series(dtype="string") for c in m["columns"]})
                 header["source_row"] = pd.Series(dtype="int64")
-                _header_check(validator, src_id, kind, RawTable(path=path, frame=header), label)
+                header_check(validator, src_id, ADAPTERS[kind], RawTable(path=path, frame=header), label)
             if m["stage"] == "parse":
                 raise units.unpack_error(m["error"])
         columns = metas[0]["columns"]
@@ -196,7 +197,7 @@ def ingest_usage_spark(cfg: Config, src: Source, src_id: str, path: Path, valida
     report = InputReport(
         source_id=src_id, kind=kind, path=label, sha256=sha256_file(path), rows_read=rows_read,
         rows_accepted=rows_read - quarantine.rows, rows_quarantined=quarantine.rows, quarantine_file=qfile,
-        failed_expectations=tuple(_merge_failed(outcome.failed, extra_fails)), notes=tuple(_merge_notes(notes)))
+        failed_expectations=tuple(merge_failed(outcome.failed, extra_fails)), notes=tuple(merge_notes(notes)))
     return Ingested(source=src, kind=kind, family="usage", path=path, label=label, frame=frame, report=report,
                     extra=extra)
 

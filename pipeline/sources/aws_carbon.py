@@ -82,7 +82,7 @@ SOURCE_COLUMNS = {"month": "usage_period_start", "month_mid_utc": "usage_period_
                   "market_based_kg_co2e": "total_mbm_emissions_value",
                   "has_figure": "total_mbm_emissions_value", "unit_known": "total_mbm_emissions_unit"}
 # every column AWS documents for the table (module docstring), newer scope columns included: a missing column is
-# never told to be "renamed" from one of these (ingest._header_check), e.g. usage_period_end to usage_period_start
+# never told to be "renamed" from one of these (ingest_file.header_check), e.g. usage_period_end to usage_period_start
 KNOWN_COLUMNS = REQUIRED + ["location", "payer_account_id", "usage_period_end"] + [
     f"total_scope_{scope}_emissions_{part}" for scope in ("1", "2_lbm", "2_mbm", "3_lbm", "3_mbm")
     for part in ("unit", "value")]

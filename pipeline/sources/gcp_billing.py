@@ -92,7 +92,7 @@ KNOWN_STRUCTS = {
     "adjustment_info": ["id", "description", "mode", "type"],
 }
 # the export's documented columns (flattened names): a missing column is never told to be "renamed" from one of
-# these (ingest._header_check), e.g. usage.amount_in_pricing_units to usage.amount
+# these (ingest_file.header_check), e.g. usage.amount_in_pricing_units to usage.amount
 KNOWN_COLUMNS = [f"{top}.{sub}" for top, subs in KNOWN_STRUCTS.items() for sub in subs] + [
     "billing_account_id", "usage_start_time", "usage_end_time", "labels", "system_labels", "tags", "cost", "currency",
     "currency_conversion_rate", "credits", "cost_type", "export_time", "cost_at_list", "transaction_type",

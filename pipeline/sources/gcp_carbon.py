@@ -50,7 +50,7 @@ REQUIRED = ["usage_month", "billing_account_id", "project.id", "service.descript
 KNOWN = REQUIRED + ["project.number", "service.id", "location.location", f"{TOTAL}.market_based",
                     f"{TOTAL}.after_offsets", f"{PARTS}.scope1", f"{PARTS}.scope2.location_based",
                     f"{PARTS}.scope2.market_based", f"{PARTS}.scope3"]
-KNOWN_COLUMNS = KNOWN      # the documented columns: never suggested as a rename for another (ingest._header_check)
+KNOWN_COLUMNS = KNOWN      # the documented columns: never suggested as a rename for another (ingest_file.header_check)
 SOURCE_COLUMNS = {"month": "usage_month", "month_mid_utc": "usage_month",
                   "location_based_kg_co2e": f"{TOTAL}.location_based",
                   "market_based_kg_co2e": f"{TOTAL}.market_based", "has_figure": f"{TOTAL}.location_based"}

@@ -59,7 +59,7 @@ SOURCE_COLUMNS = {"usage_start_utc": "lineItem/intervalUsageStart", "usage_end_u
                   "cost": "cost/myCost", "quantity": "usage/billedQuantity", "charge_category": "lineItem/isCorrection",
                   "line_item_id": "lineItem/referenceNo"}
 # the cost report's documented columns (besides tags/*): a missing column is never told to be "renamed" from one
-# of these (ingest._header_check), e.g. cost/myCostOverage (the overage part) to cost/myCost
+# of these (ingest_file.header_check), e.g. cost/myCostOverage (the overage part) to cost/myCost
 KNOWN_COLUMNS = [
     "lineItem/referenceNo", "lineItem/tenantId", "lineItem/intervalUsageStart", "lineItem/intervalUsageEnd",
     "product/service", "product/compartmentId", "product/compartmentName", "product/region",

@@ -191,7 +191,7 @@ def test_parquet_in_several_units_equals_pandas_chunks(spark, gx, tmp_path):
     assert out["pandas"][0].report.rows_quarantined == 2
     # the pandas engine's row map is not compared here: when a file is read again for repeats across chunks, the
     # first read's row map writer is never closed and, once garbage-collected, overwrites the file (a bug in
-    # ingest._read_chunks); the Spark row map is checked against the pandas groups and row counts instead
+    # ingest_file.read_file); the Spark row map is checked against the pandas groups and row counts instead
     assert_same(out, row_maps=False)
     spark_map = _group_of_row(out["spark"][0])
     quarantined = {13, 26}                    # rows[12] (negative) and rows[25] (repeat); Parquet rows count from 1
