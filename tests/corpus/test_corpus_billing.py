@@ -31,8 +31,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from billing_config import billing_config
 
-from pipeline.config import config_from_dict
 from pipeline.errors import DisclosureError
 
 CORPUS = Path(__file__).resolve().parent / "billing"
@@ -50,13 +50,7 @@ OUTCOME_KEYS = {"error", "message_contains", "message_excludes", "accepted", "qu
 
 
 def _cfg(base_dir: Path, name: str, kind: str, provider: str, period) -> object:
-    return config_from_dict({
-        "entity": {"name": "Corpus", "consolidation_approach": "operational_control", "currency": "USD",
-                   "timezone": "UTC"},
-        "period": period,
-        "contracts": [{"id": f"c-{provider}", "kind": "cloud", "provider": provider}],
-        "sources": [{"id": "corpus", "kind": kind, "path": name, "contracts": [f"c-{provider}"]}],
-    }, base_dir=base_dir)
+    return billing_config(base_dir, name, kind, provider, period, source_id="corpus", contract_id=f"c-{provider}")
 
 
 # --- cases ---------------------------------------------------------------------------------------------------------

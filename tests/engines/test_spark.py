@@ -31,8 +31,8 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("engine: spark needs a Java runtime (none on PATH, no JAVA_HOME)", allow_module_level=True)
 
 import pyarrow.dataset as ds  # noqa: E402
+from billing_config import billing_config  # noqa: E402
 
-from pipeline.config import config_from_dict  # noqa: E402
 from pipeline.errors import ConfigError  # noqa: E402
 from pipeline.ingest import ingest_all  # noqa: E402
 from pipeline.period import bounds  # noqa: E402
@@ -87,13 +87,9 @@ def gx(tmp_path_factory) -> Validator:
 
 
 def _cfg(base: Path, name: str, kind: str, period, engine: str):
-    return config_from_dict({
-        "entity": {"name": "Engines", "consolidation_approach": "operational_control", "currency": "USD",
-                   "timezone": "Europe/London"},          # months counted in London: not the UTC month
-        "period": period, "engine": engine,
-        "contracts": [{"id": "c", "kind": "cloud", "provider": PROVIDER[kind]}],
-        "sources": [{"id": "bill", "kind": kind, "path": name, "contracts": ["c"]}],
-    }, base_dir=base)
+    # months counted in London: not the UTC month
+    return billing_config(base, name, kind, PROVIDER[kind], period, source_id="bill", contract_id="c",
+                          timezone="Europe/London", engine=engine, entity="Engines")
 
 
 def _both(path: Path, kind: str, period, gx: Validator, tmp_path: Path) -> dict:
