@@ -161,10 +161,9 @@ def conform(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
     out = df.copy(deep=False)          # columns are replaced below, never written in place (copy-on-write)
     for col, dtype in schema.items():
         if col not in out.columns:
-            out[col] = pd.Series(pd.NA if dtype == "string" else None, index=out.index,
-                                 dtype="string" if dtype == "category" else dtype)
-            if dtype == "category":
-                out[col] = out[col].astype("category")
+            missing = pd.Series(pd.NA if dtype == "string" else None, index=out.index,
+                                dtype="string" if dtype == "category" else dtype)
+            out[col] = text_category(missing) if dtype == "category" else missing
         elif dtype == "category":
             out[col] = text_category(out[col])
         elif str(out[col].dtype) != dtype:
@@ -175,10 +174,8 @@ def conform(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
 
 def text_category(col: pd.Series) -> pd.Series:
     """A text column as a categorical of str (categories from the text, missing values stay missing)."""
-    if isinstance(col.dtype, pd.CategoricalDtype) and (len(col.cat.categories) == 0
-                                                       or col.cat.categories.dtype in ("object", "string", "str")):
-        if all(isinstance(c, str) for c in col.cat.categories):
-            return col
+    if isinstance(col.dtype, pd.CategoricalDtype) and all(isinstance(c, str) for c in col.cat.categories):
+        return col
     return col.astype("string").astype("category")
 
 

@@ -364,8 +364,8 @@ class TelemetryStream:
             if len(te.dropped_samples):
                 # samples without a time, and repeats of a device's time (conflicting repeats are a subset of
                 # the repeats: counted once)
-                d = te.dropped_samples
-                out.samples_dropped += int(d["missing_ts"].sum() + d["duplicate_ts"].sum())
+                dropped = te.dropped_samples
+                out.samples_dropped += int(dropped["missing_ts"].sum() + dropped["duplicate_ts"].sum())
             if len(g):
                 gdev = self._device_codes(stream, g)
                 start, end = telemetry._ns(g["gap_start_utc"]), telemetry._ns(g["gap_end_utc"])

@@ -277,6 +277,17 @@ def json_limit_error(exc: JsonLimitError, *, file: str, what: str, row: int | No
             "pipeline.sources._text.MAX_JSON_DEPTH / MAX_JSON_DOCUMENT_CHARS")
 
 
+def load_json_document(text: str, *, file: str, what: str, fix: str) -> object:
+    """A whole JSON document (``loads_json``), or the InputError that names the file: over a limit
+    (``json_limit_error``), or not valid JSON (``fix`` says what to save instead)."""
+    try:
+        return loads_json(text)
+    except JsonLimitError as exc:
+        raise json_limit_error(exc, file=file, what=what) from None
+    except ValueError as exc:
+        raise InputError(f"is not valid JSON ({exc})", file=file, fix=fix) from None
+
+
 def read_text(path: Path, *, what: str) -> str:
     """A whole text file (UTF-8, optionally gzip) with the same clear errors as every adapter."""
     if not path.is_file():

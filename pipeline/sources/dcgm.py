@@ -65,8 +65,8 @@ import pyarrow.compute as pc
 from pipeline.canonical import POWER, category_from_codes, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed, _range_values
-from pipeline.sources._text import (MAX_JSON_DEPTH, MAX_JSON_DOCUMENT_CHARS, JsonLimitError, RawTable, json_limit_error,
-                                   loads_json, plain_decimals, read_text, to_utc)
+from pipeline.sources._text import (MAX_JSON_DEPTH, MAX_JSON_DOCUMENT_CHARS, JsonLimitError, RawTable,
+                                   load_json_document, loads_json, plain_decimals, read_text, to_utc)
 
 KIND = "dcgm"
 FAMILY = "power"
@@ -340,13 +340,8 @@ def _json_rows(text: str, path: Path) -> pd.DataFrame:
     loaded = _load_document(text)
     doc, texts, arrays = loaded if loaded is not None else (None, [], [])
     if loaded is None:
-        try:
-            doc = loads_json(text)
-        except JsonLimitError as exc:
-            raise json_limit_error(exc, file=str(path), what="Prometheus query response") from None
-        except ValueError as exc:
-            raise InputError(f"is not valid JSON ({exc})", file=str(path),
-                             fix="save the complete Prometheus API response") from None
+        doc = load_json_document(text, file=str(path), what="Prometheus query response",
+                                 fix="save the complete Prometheus API response")
     if not isinstance(doc, dict) or doc.get("status") != "success":
         err = doc.get("error") if isinstance(doc, dict) else None
         raise InputError("is not a successful Prometheus query response" + (f" (error: {err})" if err else ""),

@@ -52,7 +52,7 @@ import pandas as pd
 from pipeline.canonical import POWER, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed
-from pipeline.sources._text import JsonLimitError, RawTable, json_limit_error, loads_json, read_text, to_number, to_utc
+from pipeline.sources._text import RawTable, load_json_document, read_text, to_number, to_utc
 from pipeline.sources.codecarbon import catalogue_gpu_name
 
 KIND = "kepler"
@@ -109,13 +109,8 @@ def _table(path: Path, rows: list[dict], lines: list[int], skipped: dict) -> Raw
 
 
 def _read_json(path: Path, text: str) -> RawTable:
-    try:
-        doc = loads_json(text)
-    except JsonLimitError as exc:
-        raise json_limit_error(exc, file=str(path), what="Prometheus query response") from None
-    except ValueError as exc:
-        raise InputError(f"is not valid JSON ({exc})", file=str(path),
-                         fix="save the Prometheus API response body unchanged (query or query_range)") from None
+    doc = load_json_document(text, file=str(path), what="Prometheus query response",
+                             fix="save the Prometheus API response body unchanged (query or query_range)")
     data = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(data, dict) or data.get("resultType") not in ("matrix", "vector") \
             or not isinstance(data.get("result"), list):

@@ -129,7 +129,7 @@ class Validator:
         self._n = 0
         self.passed_headers: set[tuple] = set()   # (kind, columns) whose header suite passed in this run
         self._checkpoints: dict[tuple, object] = {}
-        self._checked: dict[str, list[str] | None] = {}
+        self._checked: dict[str, frozenset[str] | None] = {}     # suite -> the columns it reads (see run)
         self._collect = bool(_SCOPE["active"])
         if self._collect:
             gc.freeze()                     # see collected_runs
@@ -140,6 +140,8 @@ class Validator:
 
             data = load_suite_json(name)
             data.pop("id", None)
+            checked = checked_columns(data)
+            self._checked[name] = None if checked is None else frozenset(checked)
             self._suites[name] = self.context.suites.add(ExpectationSuite(**data))
         return self._suites[name]
 
@@ -164,13 +166,11 @@ class Validator:
 
     def run(self, source_id: str, suite_name: str, frame: pd.DataFrame, params: dict | None = None) -> SuiteOutcome:
         cp = self._checkpoint(source_id, suite_name)
-        if suite_name not in self._checked:
-            self._checked[suite_name] = checked_columns(load_suite_json(suite_name))
         checked = self._checked[suite_name]
         if checked is not None:
             # only the columns the suite reads (same rows, same index): a row_condition filter or GX's own
             # column work then copies a few columns, not a billing frame's thirty text columns
-            frame = frame[[c for c in frame.columns if c in set(checked)]]
+            frame = frame[[c for c in frame.columns if c in checked]]
         try:
             result = cp.run(batch_parameters={"dataframe": frame}, expectation_parameters=params or {})
         finally:
