@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
@@ -55,3 +56,23 @@ def bounds(cfg: Config) -> PeriodBounds:
 def month_of(ts: pd.Series, zone: str) -> pd.Series:
     """Calendar month (YYYY-MM) of UTC timestamps, in the entity's zone."""
     return ts.dt.tz_convert(zone).dt.strftime("%Y-%m").astype("string")
+
+
+def month_codes(utc_ns, zone: str) -> tuple[np.ndarray, list[str]]:
+    """Calendar month, in ``zone``, of UTC instants given as int64 nanoseconds: (code per instant, "YYYY-MM" per
+    code). Looked up among the months' first instants (local midnight of the 1st, or the first instant after it
+    where midnight does not exist), so no per-instant zone conversion: ~10 x faster than ``tz_convert`` and the
+    calendar fields for a million instants (the telemetry stream's intervals)."""
+    utc_ns = np.asarray(utc_ns, dtype=np.int64)
+    if not len(utc_ns):
+        return np.zeros(0, dtype=np.int64), []
+    first = pd.Timestamp(int(utc_ns.min()), tz="UTC").tz_convert(zone)
+    last = pd.Timestamp(int(utc_ns.max()), tz="UTC").tz_convert(zone)
+    periods = pd.period_range(pd.Period(year=first.year, month=first.month, freq="M") - 1,
+                              pd.Period(year=last.year, month=last.month, freq="M") + 1, freq="M")
+    # midnight that happens twice (clocks back at 01:00): the first one; midnight that never happens: the next
+    starts = pd.DatetimeIndex(periods.start_time).tz_localize(
+        zone, ambiguous=np.ones(len(periods), dtype=bool), nonexistent="shift_forward")
+    bounds = starts.tz_convert("UTC").as_unit("ns").asi8
+    idx = np.searchsorted(bounds, utc_ns, side="right") - 1
+    return idx, [str(p) for p in periods]

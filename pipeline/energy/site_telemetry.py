@@ -44,6 +44,7 @@ import pandas as pd
 from pipeline.canonical import blank_missing, category_from_codes
 from pipeline.energy import telemetry
 from pipeline.errors import InputError
+from pipeline.period import month_codes
 
 J_PER_KWH = 3.6e6
 NAMESPACE_LABELS = ("exported_namespace", "namespace", "pod_namespace", "container_namespace")
@@ -389,9 +390,9 @@ class TelemetryStream:
         out.energy_j += float(iv["energy_j"].sum())
         att = telemetry.attribute_to_jobs(iv, self._jobs, self._job_hosts, columns=[
             "job_id", "interval_start_utc", "energy_j", "source_file", "source_row_start"])
-        local = att["interval_start_utc"].dt.tz_convert(self._zone)
-        month_code, months = pd.factorize(local.dt.year.to_numpy() * 100 + local.dt.month.to_numpy())
-        month_names = [f"{m // 100:04d}-{m % 100:02d}" for m in months.tolist()]
+        month_idx, month_table = month_codes(telemetry._ns(att["interval_start_utc"]), self._zone)
+        month_code, months = pd.factorize(month_idx)
+        month_names = [month_table[m] for m in months.tolist()]
         energy = att["energy_j"].to_numpy(dtype=float)
         job = blank_missing(att["job_id"])
         mine = (job != "").to_numpy(dtype=bool)

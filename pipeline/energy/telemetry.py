@@ -171,14 +171,35 @@ class _Sorted(NamedTuple):
     dropped: pd.DataFrame
 
 
+def _device_numbers(samples: pd.DataFrame) -> np.ndarray:
+    """A number per (host, device_uuid), in order of first appearance, a missing value being a value of its own
+    (as ``groupby(sort=False, dropna=False).ngroup()``, from the two columns' codes: ~5 x faster)."""
+    hc, hosts = pd.factorize(samples["host"])
+    uc, uuids = pd.factorize(samples["device_uuid"])
+    dev, _ = pd.factorize((hc.astype(np.int64) + 1) * (len(uuids) + 1) + (uc.astype(np.int64) + 1))
+    return dev.astype(np.int64, copy=False)
+
+
+def _device_time_order(dev: np.ndarray, t: np.ndarray, nan: np.ndarray) -> np.ndarray:
+    """Positions by device, then time, then valued before NaN, ties in input order (as ``np.lexsort``): one
+    stable sort of a combined int64 key where it fits (near linear: samples come device by device in time
+    order), else lexsort."""
+    if len(t):
+        lo = int(t.min())
+        span = int(t.max()) - lo + 1
+        if span * 2 * (int(dev.max()) + 1) < 2**62:
+            return np.argsort((dev * np.int64(span) + (t - lo)) * 2 + nan, kind="stable")
+    return np.lexsort((nan, t, dev))
+
+
 def _sorted_samples(samples: pd.DataFrame, value_col: str) -> _Sorted:
-    dev = samples.groupby(["host", "device_uuid"], sort=False, dropna=False).ngroup().to_numpy(np.int64)
+    dev = _device_numbers(samples)
     t_all = _ns(samples["ts_utc"])
     no_ts = samples["ts_utc"].isna().to_numpy()
     v_all = pd.to_numeric(samples[value_col]).to_numpy(dtype=float, na_value=np.nan)
     keep = np.flatnonzero(~no_ts)
-    # device, then time, then valued before NaN; lexsort is stable, so ties keep the input order
-    order = keep[np.lexsort((np.isnan(v_all[keep]), t_all[keep], dev[keep]))]
+    # device, then time, then valued before NaN; ties keep the input order
+    order = keep[_device_time_order(dev[keep], t_all[keep], np.isnan(v_all[keep]).astype(np.int64))]
     d, t, v = dev[order], t_all[order], v_all[order]
     dup = np.zeros(len(order), dtype=bool)
     dup[1:] = (d[1:] == d[:-1]) & (t[1:] == t[:-1])

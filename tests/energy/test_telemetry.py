@@ -460,3 +460,26 @@ def test_breakpoint_lookup_matches_a_scan(seed, extreme):
         want = [max([k for k, (h, t) in enumerate(rows) if h == a and (t <= b if exact else t < b)], default=-1)
                 for a, b in zip(qh.tolist(), qt.tolist())]
         assert got.tolist() == want
+
+
+# --- the sort and device numbering of _sorted_samples, against the plain pandas / numpy forms -----------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.booleans()), min_size=1, max_size=60),
+       st.booleans())
+def test_device_time_order_is_lexsort(rows, huge_span):
+    dev = np.array([r[0] for r in rows], dtype=np.int64)
+    t = np.array([r[1] for r in rows], dtype=np.int64) * (2**59 if huge_span else 10**9)   # huge: the lexsort way
+    nan = np.array([r[2] for r in rows], dtype=np.int64)
+    assert tel._device_time_order(dev, t, nan).tolist() == np.lexsort((nan, t, dev)).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["h1", "h2", None]), st.sampled_from(["GPU-a", "GPU-b", None])),
+                min_size=1, max_size=40), st.booleans())
+def test_device_numbers_are_groupby_ngroup(pairs, categorical):
+    frame = pd.DataFrame({"host": [p[0] for p in pairs], "device_uuid": [p[1] for p in pairs]}, dtype="string")
+    if categorical:
+        frame = frame.astype("category")
+    expected = frame.groupby(["host", "device_uuid"], sort=False, dropna=False, observed=True).ngroup()
+    assert tel._device_numbers(frame).tolist() == expected.tolist()
