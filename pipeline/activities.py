@@ -15,7 +15,7 @@ from pipeline.canonical import is_currency_code, or_flags, ranges_text, runs_tex
 from pipeline.classify.scope import Decision
 from pipeline.config import Config
 from pipeline.errors import ValidationFailed
-from pipeline.energy.site import _ranges, match_phase
+from pipeline.energy.site import match_phase
 from pipeline.evidence import EvidenceLibrary
 from pipeline.period import month_of
 from pipeline.usage_groups import MAX_LISTED_CHARS, MAX_LISTED_ROWS, groups_text, ranges_by_group
@@ -98,16 +98,26 @@ def cloud_slices(est: pd.DataFrame, cfg: Config, lib: EvidenceLibrary, decisions
     ok["instance_type"] = ok["instance_type"].fillna("")
     ok["service"] = ok["service"].fillna("")
     ok["account_id"] = ok["account_id"].fillna(ok["billing_account_id"]).fillna("")
-    recs = []
     listed = _listed_rows(ok, GROUP + ["currency"])
-    for key, grp in ok.groupby(GROUP + ["currency"], sort=True, dropna=False):
-        rec = dict(zip(GROUP, key[:-1]))
+    # one pass over each activity's rows as arrays (a DataFrame per group cost ~1 ms: 9 s at 7,000 activities)
+    code = ok.groupby(GROUP + ["currency"], sort=True, dropna=False).ngroup().to_numpy()
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange(code.max() + 2 if len(code) else 1))
+    first = order[bounds[:-1]]
+    keys = {c: ok[c].to_numpy(dtype=object)[first].tolist() for c in GROUP}
+    energy, cost = ok["energy_kwh"].to_numpy(dtype=float), ok["cost"].to_numpy(dtype=float)
+    cols = {c: ok[c].to_numpy(dtype=object) for c in ("defaults_used", "currency", "source_file")}
+    rows_of = _group_rows(ok)
+    recs = []
+    for g in range(len(first)):
+        at = order[bounds[g]:bounds[g + 1]]
+        rec = {c: keys[c][g] for c in GROUP}
         rec.update({
-            "energy_kwh": float(grp["energy_kwh"].sum()), "energy_basis": "estimated",
-            "defaults_used": or_flags(grp["defaults_used"]), "cost": float(grp["cost"].sum()),
-            "cost_currency": ";".join(sorted(grp["currency"].dropna().unique())),
-            "source_file": ";".join(sorted(grp["source_file"].astype(str).unique())),
-            "source_rows": _source_rows(grp, listed),
+            "energy_kwh": float(np.nansum(energy[at])), "energy_basis": "estimated",   # as Series.sum: pairwise
+            "defaults_used": or_flags(set(cols["defaults_used"][at].tolist())), "cost": float(np.nansum(cost[at])),
+            "cost_currency": ";".join(sorted({c for c in cols["currency"][at].tolist() if isinstance(c, str)})),
+            "source_file": ";".join(sorted({str(f) for f in cols["source_file"][at].tolist()})),
+            "source_rows": rows_of(at, listed),
         })
         recs.append(rec)
     return _with_decision(pd.DataFrame(recs), cfg, decisions), unestimated, completeness
@@ -134,21 +144,34 @@ def _listed_rows(ok: pd.DataFrame, keys: list[str]) -> dict:
                 exact=shared.loc[shared["row_map_file"] == f, "usage_group"].unique()).items()}
 
 
-def _source_rows(grp: pd.DataFrame, listed: dict) -> str:
-    """The source rows of an activity: as ranges (``2-5,9``) while there are at most MAX_LISTED_ROWS of them and
-    the ranges fit in MAX_LISTED_CHARS characters, else a reference to the usage groups in the drill-down row map
-    of each file."""
-    if "usage_group" not in grp.columns or "row_map_file" not in grp.columns:
-        return _ranges(grp["source_row"])
-    if int(grp["rows"].sum()) <= MAX_LISTED_ROWS:
-        found = [listed.get((f, int(g))) for f, g in zip(grp["row_map_file"], grp["usage_group"])]
-        if all(r is not None for r in found):
-            text = runs_text(*found[0]) if len(found) == 1 else ranges_text(np.concatenate(
-                [np.arange(a, b + 1) for starts, ends in found for a, b in zip(starts.tolist(), ends.tolist())]))
-            if len(text) <= MAX_LISTED_CHARS:
-                return text
-    return "; ".join(groups_text(str(g["row_map"].iloc[0]), [int(x) for x in g["usage_group"]], int(g["rows"].sum()))
-                     for _, g in grp.groupby("row_map_file", sort=True))
+def _group_rows(ok: pd.DataFrame):
+    """``rows_of(positions, listed)``: the source rows of the activity made of those rows of ``ok``: as ranges
+    (``2-5,9``) while there are at most MAX_LISTED_ROWS of them and the ranges fit in MAX_LISTED_CHARS characters,
+    else a reference to the usage groups in the drill-down row map of each file."""
+    if "usage_group" not in ok.columns or "row_map_file" not in ok.columns:
+        source_row = ok["source_row"].to_numpy(dtype=np.int64)
+        return lambda at, listed: ranges_text(source_row[at])
+    map_file = ok["row_map_file"].to_numpy(dtype=object)
+    map_rel = ok["row_map"].to_numpy(dtype=object)
+    group = ok["usage_group"].to_numpy(dtype=np.int64)
+    rows = ok["rows"].to_numpy(dtype=np.int64)
+
+    def rows_of(at: np.ndarray, listed: dict) -> str:
+        total = int(rows[at].sum())
+        if total <= MAX_LISTED_ROWS:
+            found = [listed.get((f, int(g))) for f, g in zip(map_file[at].tolist(), group[at].tolist())]
+            if all(r is not None for r in found):
+                text = runs_text(*found[0]) if len(found) == 1 else ranges_text(np.concatenate(
+                    [np.arange(a, b + 1) for starts, ends in found for a, b in zip(starts.tolist(), ends.tolist())]))
+                if len(text) <= MAX_LISTED_CHARS:
+                    return text
+        parts = []
+        for f in sorted(set(map_file[at].tolist())):
+            mine = at[map_file[at] == f]
+            parts.append(groups_text(str(map_rel[mine[0]]), group[mine].tolist(), int(rows[mine].sum())))
+        return "; ".join(parts)
+
+    return rows_of
 
 
 def site_slices(slices: pd.DataFrame, cfg: Config, contract_id: str, decisions: dict[str, Decision]) -> pd.DataFrame:
