@@ -48,22 +48,72 @@ class RawTable:
     path: Path
     frame: pd.DataFrame
     malformed: dict = None   # frame index -> reason, for rows whose field count differs from the header
+    # column -> function(positions) -> its texts for those rows: a column written out only where it is shown
+    # (quarantine files); in ``frame`` it is a placeholder
+    derived: dict = None
 
     def __post_init__(self) -> None:
         if self.malformed is None:
             self.malformed = {}
+        if self.derived is None:
+            self.derived = {}
+
+    def column(self, name: str, positions=None) -> pd.Series:
+        """A column as text, derived columns written out (``positions``: those rows only, else all)."""
+        if positions is None:
+            positions = np.arange(len(self.frame))
+        if name in self.derived:
+            return pd.Series(self.derived[name](positions), index=self.frame.index[positions], dtype="string")
+        return self.frame[name].iloc[positions]
 
     @property
     def columns(self) -> list[str]:
         return [c for c in self.frame.columns if c != "source_row"]
 
 
+_SHA256: dict[tuple, str] = {}     # (path, size, mtime_ns, inode) -> digest: a run hashes each input once
+
+
+def _sha_key(path: Path) -> tuple:
+    st = Path(path).stat()
+    return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def sha256_file(path: Path) -> str:
+    """SHA-256 of a file. Remembered while the file's size, modification time and inode stay the same, so the
+    run's fingerprint and each input's report do not read the quarter's gigabytes twice."""
+    key = _sha_key(path)
+    if key in _SHA256:
+        return _SHA256[key]
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+            h.update(block)             # hashlib releases the GIL here: several files hash in parallel threads
+    _SHA256[key] = h.hexdigest()
+    return _SHA256[key]
+
+
+def known_sha256_of(path: Path) -> dict[tuple, str]:
+    """The digest of ``path`` computed so far, if any, for a worker process (``remember_sha256``)."""
+    try:
+        key = _sha_key(path)
+    except OSError:
+        return {}
+    return {key: _SHA256[key]} if key in _SHA256 else {}
+
+
+def remember_sha256(known: dict[tuple, str]) -> None:
+    _SHA256.update(known)
+
+
+def sha256_files(paths: list[Path], threads: int = 4) -> list[str]:
+    """``sha256_file`` of each path, in order, several at a time."""
+    if len(paths) < 2:
+        return [sha256_file(p) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(sha256_file, paths))
 
 
 # --- input limits ------------------------------------------------------------------------------------
@@ -593,9 +643,25 @@ def nullify(s: pd.Series) -> pd.Series:
 _PLAIN_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 
+def arrow_floats(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """(values, read) when Arrow reads every non-null text of ``arr`` as a number (the usual case: one pass, no
+    regex), else None. Arrow reads a subset of what ``float`` reads (no spaces, underscores or non-ASCII digits)
+    and gives the same, correctly rounded value; ``nan`` / ``inf`` come out as they do from ``float``. Nulls are
+    NaN and not read."""
+    try:
+        values = pc.cast(arr, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    read = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    return np.array(values.to_numpy(zero_copy_only=False), dtype=float), read       # writable
+
+
 def plain_decimals(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(values, plain) of an Arrow text array: rows that are plain decimals (``-1.5``, ``2e3``, ``.5``) converted
     by Arrow, correctly rounded as ``float`` does; other rows NaN and not plain (the caller parses them its way)."""
+    whole = arrow_floats(arr)
+    if whole is not None:
+        return whole
     out = np.full(len(arr), np.nan)
     plain = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _PLAIN_DECIMAL), False), dtype=bool)
     if plain.any():

@@ -66,7 +66,7 @@ from pipeline.canonical import POWER, category_from_codes, conform
 from pipeline.errors import InputError
 from pipeline.sources import Parsed, _range_values
 from pipeline.sources._text import (MAX_JSON_DEPTH, MAX_JSON_DOCUMENT_CHARS, JsonLimitError, RawTable,
-                                   load_json_document, loads_json, plain_decimals, read_text, to_utc)
+                                   arrow_floats, load_json_document, loads_json, plain_decimals, read_text, to_utc)
 
 KIND = "dcgm"
 FAMILY = "power"
@@ -255,25 +255,16 @@ class _JsonRows:
         self._values.append(value)
         self._ts.append(timestamp_s)
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> tuple[pd.DataFrame, dict]:
+        """The raw frame and its derived columns (``RawTable.derived``): ``json_path`` is written out only for
+        the rows that need it (quarantined rows), not for a day's million points (~40 MB of text, ~0.15 s)."""
         if not self.seg:
             frame = pd.DataFrame({c: pd.Series(dtype="string") for c in RAW_COLUMNS})
             frame["source_row"] = pd.Series(dtype="int64")
-            return frame
+            return frame, {}
         seg = np.array(self.seg, dtype=np.int64)
         size = seg[:, 3]
         n = int(size.sum())
-        row_seg = np.repeat(np.arange(len(seg)), size)
-        kind = seg[row_seg, 1]
-        i_text = pc.cast(pa.array(seg[row_seg, 0]), pa.large_string())
-        forms = {_POINT: lambda: _join("data.result[", i_text, "].values[", pc.cast(pa.array(
-                     seg[row_seg, 2] + np.arange(n) - np.repeat(np.cumsum(size) - size, size)), pa.large_string()), "]"),
-                 _VALUE: lambda: _join("data.result[", i_text, "].value"),
-                 _SERIES: lambda: _join("data.result[", i_text, "]")}
-        present = [k for k in forms if (kind == k).any()]
-        path = forms[present[0]]()
-        for k in present[1:]:
-            path = pc.if_else(pa.array(kind == k), forms[k](), path)
         self._flush()
         ts_text = pa.concat_arrays(self.ts_parts)
         values = pa.concat_arrays(self.value_parts)
@@ -282,12 +273,26 @@ class _JsonRows:
         def categorical(column: str, k: int) -> pd.Categorical:
             return pd.Categorical.from_codes(np.repeat(seg[:, k], size), categories=list(self.codes[column]))
 
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "metric": categorical("metric", 4), "labels": categorical("labels", 5),
             "value": pd.array(values, dtype="string"),
             "timestamp_ms": empty, "timestamp_s": pd.array(ts_text, dtype="string"),
-            "scraped_at": empty.copy(), "json_path": pd.array(path, dtype="string"),
+            "scraped_at": empty.copy(), "json_path": empty.copy(),      # derived: see json_paths
             "unparsed": categorical("unparsed", 6), "source_row": np.arange(1, n + 1, dtype=np.int64)})
+        return frame, {"json_path": lambda positions: json_paths(seg, positions)}
+
+
+def json_paths(seg: np.ndarray, positions) -> list[str]:
+    """The ``json_path`` of raw rows (positions) from the reader's segments (series, form, first point, points)."""
+    positions = np.asarray(positions, dtype=np.int64)
+    first_row = np.cumsum(seg[:, 3]) - seg[:, 3]
+    k = np.searchsorted(first_row, positions, side="right") - 1
+    out = []
+    for p, s in zip(positions.tolist(), k.tolist()):
+        i, kind, j0 = int(seg[s, 0]), int(seg[s, 1]), int(seg[s, 2])
+        out.append(f"data.result[{i}].values[{j0 + p - int(first_row[s])}]" if kind == _POINT else
+                   f"data.result[{i}].value" if kind == _VALUE else f"data.result[{i}]")
+    return out
 
 
 def _join(*parts) -> pa.Array:
@@ -299,7 +304,7 @@ def _join(*parts) -> pa.Array:
 _POINT, _VALUE, _SERIES = 0, 1, 2     # json_path forms: data.result[i].values[j] / data.result[i].value / data.result[i]
 
 
-def _from_json(text: str, path: Path) -> pd.DataFrame:
+def _from_json(text: str, path: Path) -> tuple[pd.DataFrame, dict]:
     with _gc_paused():
         return _json_rows(text, path)      # the document is freed on return, before the collector is back
 
@@ -335,7 +340,7 @@ def _load_document(text: str) -> tuple[object, list[str], list] | None:
     return doc, texts, arrays
 
 
-def _json_rows(text: str, path: Path) -> pd.DataFrame:
+def _json_rows(text: str, path: Path) -> tuple[pd.DataFrame, dict]:
     """Rows of a range-query document (see ``_JsonRows``); errors name the file and what to do."""
     loaded = _load_document(text)
     doc, texts, arrays = loaded if loaded is not None else (None, [], [])
@@ -395,7 +400,8 @@ def read_raw(path: Path) -> RawTable:
         raise InputError("is not a text file (contains NUL bytes)", file=str(path),
                          fix="point the source at the DCGM metrics file")
     if text.lstrip().startswith("{"):
-        return RawTable(path=path, frame=_from_json(text, path))
+        frame, derived = _from_json(text, path)
+        return RawTable(path=path, frame=frame, derived=derived)
     rows, numbers = _from_exposition(text, path)
     frame = pd.DataFrame.from_records(rows, columns=RAW_COLUMNS).astype("string") if rows else \
         pd.DataFrame({c: pd.Series(dtype="string") for c in RAW_COLUMNS})
@@ -437,6 +443,9 @@ def _arrow_text(col: pd.Series) -> pa.Array:
 
 def _nonempty(col: pd.Series) -> np.ndarray:
     """Rows with any text (before stripping): the rows the per-row rules below need to look at."""
+    if isinstance(col.dtype, pd.CategoricalDtype):      # per category, not per row (the JSON reader's columns)
+        has_text = np.array([len(str(c)) > 0 for c in col.cat.categories] + [False], dtype=bool)
+        return has_text[col.cat.codes.to_numpy()]
     arr = _arrow_text(col)
     return np.asarray(pc.fill_null(pc.greater(pc.utf8_length(arr), 0), False), dtype=bool)
 
@@ -500,14 +509,19 @@ def _timestamps(f: pd.DataFrame) -> tuple[np.ndarray, dict[int, str]]:
     # JSON point times: seconds as JSON wrote them; plain numbers in bulk (Arrow), anything else as pandas reads it
     s_arr = _arrow_text(f["timestamp_s"])
     cand = ~dated & np.asarray(pc.fill_null(pc.greater(pc.utf8_length(s_arr), 0), False), dtype=bool)
-    plain = cand & np.asarray(pc.fill_null(pc.match_substring_regex(s_arr, _PLAIN_SECONDS), False), dtype=bool)
-    sec = np.full(n, np.nan)
-    if plain.any():
-        sec[plain] = pc.cast(s_arr.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
+    whole = arrow_floats(s_arr)         # every time a number Arrow reads (a range-query file): no regex
+    if whole is not None:
+        plain = cand & whole[1]
+        sec = np.where(plain, whole[0], np.nan)
+    else:
+        plain = cand & np.asarray(pc.fill_null(pc.match_substring_regex(s_arr, _PLAIN_SECONDS), False), dtype=bool)
+        sec = np.full(n, np.nan)
+        if plain.any():
+            sec[plain] = pc.cast(s_arr.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
     other_pos, other_text = stripped("timestamp_s", np.flatnonzero(cand & ~plain))
     if len(other_pos):
         sec[other_pos] = pd.to_numeric(other_text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    s_pos = np.sort(np.concatenate([np.flatnonzero(plain), other_pos]))
+    s_pos = np.flatnonzero(plain) if not len(other_pos) else np.sort(np.concatenate([np.flatnonzero(plain), other_pos]))
     with np.errstate(invalid="ignore", over="ignore"):
         ms_s = np.round(sec[s_pos] * 1e3)
         ok = (np.abs(sec[s_pos]) < 1e12) & (ms_s * 1e6 >= _LO_NS) & (ms_s * 1e6 < _HI_NS)
@@ -609,6 +623,9 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
             quarantine[i] = [("sample_without_labels", (f"{metric_names[metric_code[p]]} has no labels (no UUID / "
                                                         "gpu / host): it cannot be attributed to a GPU (dummy value?)"))]
     valid = step == 0
+    # a DCGM day is ~1 M rows, each array ~9 MB: temporaries are dropped as soon as they are used, or the ~40 of
+    # them alive together made reading a file peak ~450 MB above its result
+    del bad, no_metric, label_error, no_labels, step, value_ok, unparsed_code
 
     ts, ts_why = _timestamps(f)
     for p in sorted(ts_why):
@@ -633,16 +650,20 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
     group = np.empty(len(pos), dtype=np.int64)
     group[order] = np.cumsum(new_group) - 1
     n_groups = int(new_group.sum())
+    del dev, t, new_group, valid, no_device
     used_code = {m: k for k, m in enumerate(USED)}
     metric_used = np.array([used_code.get(m, -1) for m in metric_names])
     used = metric_used[metric_code[pos]]               # 0, 1, 2 for the used metrics, -1 for the others
+    metric_rows = np.bincount(used[used >= 0], minlength=len(USED))
     v = values[pos]
+    del values
     nan = np.isnan(v)
     finite = (used >= 0) & ~nan
     target = np.full(n_groups, -1, dtype=np.int64)     # index into pos: the group's row (its first finite sample)
     fin = order[finite[order]]
     fin_first = np.r_[True, group[fin][1:] != group[fin][:-1]] if len(fin) else np.zeros(0, dtype=bool)
     target[group[fin[fin_first]]] = fin[fin_first]
+    del finite, fin, fin_first
     # the reference sample of each (group, used metric): its first finite value, else its first sample
     u = order[used[order] >= 0]
     key = group[u] * len(USED) + used[u]
@@ -651,6 +672,7 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
     first = np.r_[True, ref_key[1:] != ref_key[:-1]] if len(ref_key) else np.zeros(0, dtype=bool)
     ref_of_key = np.full(n_groups * len(USED), -1, dtype=np.int64)
     ref_of_key[ref_key[first]] = ref_order[first]
+    del u, key, by_key, ref_order, ref_key, first
     ref = np.where(used >= 0, ref_of_key[group * len(USED) + np.maximum(used, 0)], -1)
 
     row = np.arange(len(pos))
@@ -662,6 +684,7 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
     fate = np.select([~kept, used < 0, ref == row, nan, same], [0, 1, 2, 3, 4], 5)
     contributes = kept & ((fate == 2) | (fate == 4))
     is_target = target[group] == row
+    del kept, same, row, nan, used
 
     where_of_label = [f" (MIG instance GPU_I_ID={x['mig']})" if x["mig"] is not None else "" for x in ident]
     labels_index = index.to_numpy()
@@ -696,6 +719,7 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
                                   f"{where_of_label[label_code[p]]}: de-duplicated by UUID, counted once")
     folded.update(zip(labels_index[pos[fold]].tolist(),
                       zip(labels_index[pos[target[group[fold]]]].tolist(), notes_of[fold].tolist())))
+    del fold, notes_of, m1, m2, pair, fate, ref, ref_v, is_target
 
     # 3. the GPU-time rows, in file order of their first finite sample
     rows = np.sort(target[target >= 0])
@@ -710,14 +734,22 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
         out[col] = category_from_codes(lab, [x[name] for x in ident], out.index)
     out["ts_utc"] = pd.DatetimeIndex(ts[p_out].view("datetime64[ns]")).tz_localize("UTC")
     for metric, m in used_code.items():
+        if not metric_rows[m]:                         # not in this file (many exporters send power only)
+            out[USED[metric]] = np.full(len(p_out), np.nan)
+            continue
         r = ref_of_key[g_out * len(USED) + m]
         out[USED[metric]] = np.where(r >= 0, v[np.maximum(r, 0)], np.nan) * SCALE[metric]
     # job and labels: from the set of label texts counted in each row (one text per GPU and time, but for MIG)
     c = order[contributes[order]]
     cg, cl = group[c], label_code[pos[c]]
-    starts = np.flatnonzero(np.r_[True, cg[1:] != cg[:-1]]) if len(c) else np.zeros(0, dtype=np.int64)
-    lo = np.minimum.reduceat(cl, starts) if len(c) else cl
-    hi = np.maximum.reduceat(cl, starts) if len(c) else cl
+    next_group = cg[1:] != cg[:-1]
+    if next_group.all():                               # one sample per GPU and time (no MIG, one metric)
+        starts = np.arange(len(c))
+        lo = hi = cl
+    else:
+        starts = np.flatnonzero(np.r_[True, next_group])
+        lo = np.minimum.reduceat(cl, starts)
+        hi = np.maximum.reduceat(cl, starts)
     combo_of_group = np.full(n_groups, -1, dtype=np.int64)
     combo_of_group[cg[starts]] = lo                    # one label text: its code; several: a code after them
     combos: dict[tuple, int] = {}
@@ -731,6 +763,8 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
     codes_out = combo_of_group[g_out]
     out["job_id"] = category_from_codes(codes_out, [r[0] for r in results], out.index) if results else pd.NA
     out["labels_json"] = category_from_codes(codes_out, [r[1] for r in results], out.index) if results else pd.NA
+    del order, group, pos, ts, v, source_row, contributes, c, cg, cl, label_code, metric_code, target, ref_of_key
+    del g_out, p_out, lab, codes_out, labels_index
 
     notes = []
     mig_repeats = sum(1 for _, note in folded.values() if "MIG instance" in note and "repeats" in note)

@@ -23,6 +23,9 @@ def safe_name(source_id: str) -> str:
 
 def quarantine_rows(raw: RawTable, index: pd.Index, reasons: dict[object, list[tuple[str, str]]]) -> pd.DataFrame:
     rows = raw.frame.loc[index]
+    if raw.derived:                     # written out for these rows only (RawTable.derived)
+        positions = raw.frame.index.get_indexer(index)
+        rows = rows.assign(**{c: raw.column(c, positions).to_numpy() for c in raw.derived})
     q = pd.DataFrame({
         "source_row": rows["source_row"].astype("int64"),
         "failed_expectations": [";".join(dict.fromkeys(e for e, _ in reasons[i])) for i in index],

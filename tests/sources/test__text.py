@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import datetime as dt
 import gzip
+import math
 import zipfile
 from pathlib import Path
 
@@ -12,16 +13,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.errors import InputError
 from pipeline.sources._text import (
     RawTable,
     _row_runs,
     arrow_column_to_text,
+    arrow_floats,
     identical_rows_note,
     read_delimited,
     read_parquet_text,
     read_text,
+    to_number,
 )
 
 
@@ -271,3 +276,42 @@ def test_a_row_repeated_twice_and_malformed_rows_left_out():
 
 def test_no_note_for_one_row():
     assert identical_rows_note(_raw([["x", "1"]], [2])) is None
+
+
+# --- numbers read by Arrow in one pass (arrow_floats), as float() reads them ------------------------------
+
+READ_BY_ARROW = ["1", "-1.5", "2e3", ".5", "1.", "+5", "00012", "1e+05", "1.5E-3", "-.5", "0.1", "4.35",
+                 "123456789012345678901234567890", "1e999", "nan", "NaN", "inf", "+Inf", "-Inf", "Infinity"]
+NOT_READ_BY_ARROW = [" 12", "12 ", "1_000", "0x10", "", "1e5f", "\u0661\u0662", "1,5", "12 W"]
+
+
+@pytest.mark.parametrize("text", READ_BY_ARROW)
+def test_arrow_reads_a_number_as_float_does(text):
+    values, read = arrow_floats(pa.array([text, None], type=pa.large_string()))
+    expected = float(text)
+    assert read.tolist() == [True, False]
+    assert (values[0] == expected) or (math.isnan(expected) and math.isnan(values[0]))
+    assert math.isnan(values[1])
+
+
+@pytest.mark.parametrize("text", NOT_READ_BY_ARROW)
+def test_one_text_arrow_does_not_read_sends_the_array_the_careful_way(text):
+    assert arrow_floats(pa.array(["1.5", text], type=pa.large_string())) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1, max_size=50),
+       st.sampled_from(["{!r}", "{:.17g}", "{:.3f}", "{:e}"]))
+def test_arrow_rounds_decimals_as_float_does(numbers, form):
+    texts = [form.format(x) for x in numbers]
+    values, read = arrow_floats(pa.array(texts, type=pa.large_string()))
+    assert read.all()
+    assert values.tolist() == [float(t) for t in texts]          # bit for bit
+
+
+def test_to_number_same_with_and_without_a_text_arrow_refuses():
+    assert to_number(pd.Series(["1.5", "2e3", "inf", None])).tolist()[:2] == [1.5, 2000.0]
+    fast = to_number(pd.Series(["1.5", "2e3", "inf", None]))
+    slow = to_number(pd.Series(["1.5", "2e3", "inf", None, "12 kW"]))       # the regex path: one text is not a number
+    assert fast.isna().tolist() == [False, False, True, True]               # infinity is not a quantity: missing
+    assert slow.tolist()[:2] == fast.tolist()[:2] and slow.isna().tolist() == [False, False, True, True, True]

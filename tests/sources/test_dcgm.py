@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pipeline.canonical import POWER
 from pipeline.errors import DisclosureError, InputError
 from pipeline.sources import dcgm
+from pipeline.validate.quarantine import quarantine_rows
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DATADOG = SHARED_DATA / "dcgm" / "datadog-dcgm-metrics.txt"
@@ -123,7 +124,7 @@ def test_range_query_two_gpus_three_timestamps():
     assert f["job_id"].iloc[:3].isna().all() and f["job_id"].iloc[3:].tolist() == ["7781"] * 3
     labels = json.loads(f["labels_json"].iloc[0])
     assert labels["instance"] == "10.0.0.5:9400" and "Hostname" not in labels and "UUID" not in labels
-    assert raw.frame.loc[f.index[0], "json_path"].startswith("data.result[")
+    assert raw.column("json_path").loc[f.index[0]].startswith("data.result[")
 
 
 def test_range_query_series_in_bulk_and_a_malformed_point_on_its_own(tmp_path):
@@ -140,9 +141,12 @@ def test_range_query_series_in_bulk_and_a_malformed_point_on_its_own(tmp_path):
     _accounting(raw, p)
     f = raw.frame.astype(object)
     assert f["source_row"].tolist() == [1, 2, 3, 4, 5]                  # ordinal of the point in the document
-    assert f["json_path"].tolist() == ["data.result[0].values[0]", "data.result[0].values[1]",
-                                       "data.result[1].values[0]", "data.result[1].values[1]",
-                                       "data.result[1].values[2]"]
+    assert raw.column("json_path").tolist() == ["data.result[0].values[0]", "data.result[0].values[1]",
+                                                "data.result[1].values[0]", "data.result[1].values[1]",
+                                                "data.result[1].values[2]"]
+    # written out where it is shown: the quarantine rows name the points they came from
+    q = quarantine_rows(raw, pd.Index(sorted(p.quarantine)), p.quarantine)
+    assert q["json_path"].tolist() == ["data.result[0].values[1]", "data.result[1].values[1]"]
     assert f["timestamp_s"].tolist() == ["1784016000", "1784016015.5", "1784016000", "", "1784016030"]
     assert f["value"].tolist() == ["100.5", "NaN", "200", "", "210"]
     assert f["labels"].tolist()[0] == f'UUID="{A}",gpu="0",Hostname="n1"'
@@ -163,7 +167,7 @@ def test_instant_query_vector(tmp_path):
     path = tmp_path / "v.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     raw, p = _parse(path)
-    assert raw.frame["json_path"].tolist() == ["data.result[0].value"]
+    assert raw.column("json_path").tolist() == ["data.result[0].value"]
     assert p.frame[["device_uuid", "power_w"]].values.tolist() == [[A, 321.25]]
 
 
