@@ -185,6 +185,9 @@ def _measured_run(args: argparse.Namespace) -> None:
     emit({"ev": "end", "path": "import pipeline", "t": time.monotonic(), "cpu": time.process_time(), "rows": None,
           "ok": True})
     install()
+    from pipeline.log import configure
+
+    configure("json", stream=sys.stderr)        # the run's own events (e.g. "workers") go to pipeline.stderr
     load = _wrap(load_config, "load_config", None)
     cfg = load(args.config)
     if args.engine:

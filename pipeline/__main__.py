@@ -2,4 +2,5 @@ import sys
 
 from pipeline.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":      # a worker process (spawn) imports this module without running the CLI
+    sys.exit(main())

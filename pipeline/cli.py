@@ -50,15 +50,28 @@ def _parser() -> argparse.ArgumentParser:
     for c in (r, d, v):
         c.add_argument("--engine", choices=["pandas", "spark"],
                        help="read billing files with this engine instead of the config's engine (docs/engines.md)")
+    for c in (r, d):
+        c.add_argument("--workers", type=_workers, metavar="N|auto",
+                       help="worker processes reading billing and telemetry files beside this one, instead of the "
+                            "config's workers (0: none; docs/engines.md)")
     s = sub.add_parser("schema", help="print (or write) the config's JSON Schema")
     s.add_argument("--write", metavar="PATH", help="write the schema to PATH instead of printing it")
     return p
 
 
+def _workers(text: str):
+    if text == "auto":
+        return text
+    if text.isdigit() and int(text) <= 64:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"'{text}' is not a number of workers (0 to 64) or 'auto'")
+
+
 def _with_engine(cfg, args):
-    """The config with ``--engine`` (when given) in place of its ``engine``."""
-    engine = getattr(args, "engine", None)
-    return cfg.model_copy(update={"engine": engine}) if engine else cfg
+    """The config with ``--engine`` and ``--workers`` (when given) in place of the config's."""
+    update = {k: getattr(args, k, None) for k in ("engine", "workers")}
+    update = {k: v for k, v in update.items() if v is not None}
+    return cfg.model_copy(update=update) if update else cfg
 
 
 def _run(config_path: Path, args) -> int:

@@ -272,6 +272,10 @@ class Config(_Strict):
                               "pandas (in this process, in chunks) or spark (Apache Spark; pip install "
                               "'carbon-disclosure[spark]' and a Java 17 runtime). Same results; see docs/engines.md.")
     spark: SparkOptions = Field(default_factory=SparkOptions, description="Settings of engine: spark.")
+    workers: Literal["auto"] | Annotated[int, Field(ge=0, le=64)] = Field(
+        "auto", description="Worker processes that read billing and GPU telemetry files beside the main process "
+                            "(0: none). auto: one fewer than the CPUs (at most 4), when those files total 256 MB "
+                            "or more. The results are the same with any number; see docs/engines.md.")
     contracts: list[Contract]
     sites: list[Site] = Field(default_factory=list)
     sources: list[Source] = Field(min_length=1)

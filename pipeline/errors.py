@@ -5,6 +5,7 @@
     +-- InputError                  an input file cannot be read as its format (exit 2): file, row, fix
     +-- ValidationFailed            inputs were read but make the disclosure unreliable (exit 1)
     +-- OutputError                 the output directory cannot be written / is locked (exit 2)
+    +-- WorkerFailed                a worker process reading input files died (killed by the system) (exit 3)
 
 Anything else escaping the pipeline is a bug and exits 3 (internal error).
 Every message says what is wrong, where (file, row or key path) and what to do next.
@@ -32,6 +33,10 @@ class DisclosureError(Exception):
         self.fix = fix
         super().__init__(self.render())
 
+    def __reduce__(self):
+        # a worker process's error reaches the main process pickled: keep file, row, key, fix and problems
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
     def render(self) -> str:
         text = self._headline()
         problems = getattr(self, "problems", None)
@@ -50,6 +55,13 @@ class DisclosureError(Exception):
         if self.key:
             where.append(f"key '{self.key}'")
         return ": ".join([", ".join(where), self.message]) if where else self.message
+
+
+def _rebuild(cls, state: dict) -> DisclosureError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, error.render())
+    return error
 
 
 class ConfigError(DisclosureError):
@@ -73,3 +85,10 @@ class ValidationFailed(DisclosureError):
 
 class OutputError(DisclosureError):
     """The output directory cannot be written (locked by another run, not a directory, ...)."""
+
+
+class WorkerFailed(DisclosureError):
+    """A worker process reading input files stopped unexpectedly (killed by the system, e.g. out of memory):
+    not the user's input, but a message rather than a hang or a traceback."""
+
+    exit_code = EXIT_INTERNAL

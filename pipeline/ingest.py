@@ -9,13 +9,15 @@ Nothing is dropped silently: rows an adapter folds into another (Slurm job steps
 from __future__ import annotations
 
 import glob
+import time
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline.config import Config, Source
 from pipeline.errors import ConfigError, InputError
-from pipeline.ingest_file import FileJob, Ingested, read_file
+from pipeline.log import log_event
+from pipeline.ingest_file import FileJob, Ingested, empty_like, read_file
 from pipeline.period import PeriodBounds
 from pipeline.sources import focus, meter_readings, slurm_sacct
 from pipeline.sources._chunks import DEFAULT_CHUNK_ROWS
@@ -173,47 +175,117 @@ def _family(src: Source, path: Path, label: str) -> str | None:
     return adapter.FAMILY if adapter is not None else None
 
 
+def _declared_family(src: Source) -> str | None:
+    adapter = ADAPTERS.get(src.kind)
+    return adapter.FAMILY if adapter is not None else None
+
+
 def ingest_all(cfg: Config, validator: Validator, bounds: PeriodBounds, out_dir: Path, *,
-               group_usage: bool = False, power_sink=None, sink_factory=RowCollector) -> list[Ingested]:
+               group_usage: bool = False, power_sink=None, sink_factory=RowCollector,
+               workers: int | str = 0, pool=None) -> list[Ingested]:
     """Every source file; the results are in config order.
 
     ``group_usage``: billing rows are summed into usage groups as they are read (``pipeline.usage_groups``; what
     a run does), with each row's group in ``out_dir/drilldown``. ``sink_factory``: where other accepted rows go
     (default: kept in ``Ingested.frame``; ``DiscardRows`` keeps none).
     ``power_sink(src, src_id, done) -> sink factory``: GPU telemetry files are read after every other source
-    (``done``: those results) and their accepted samples go to the sink instead of being kept (a run reduces
-    them file by file, ``pipeline.energy.site_telemetry.TelemetryStream``, which needs the site's jobs)."""
+    (``done``: the results of the files the main process read) and their accepted samples go to the sink instead
+    of being kept (a run reduces them file by file, ``pipeline.energy.site_telemetry.TelemetryStream``, which
+    needs the site's jobs).
+    ``workers`` (a number or ``auto``, with ``group_usage`` and ``power_sink``): billing and telemetry files are
+    also read in that many worker processes (``pipeline.ingest_workers``); the results are the same. ``pool``:
+    worker processes already started (``ingest_workers.start_pool``; the caller closes them)."""
     # every path is checked before any file is read, so a typo is reported at once
     all_paths = [expand_paths(cfg, src, index) for index, src in enumerate(cfg.sources)]
     if cfg.projections.request_counts:       # read later, by the projections: the same folder rule applies
         cfg.check_inside(cfg.resolve(cfg.projections.request_counts), key="projections.request_counts",
                          given=cfg.projections.request_counts)
     files = []
-    for src, paths in zip(cfg.sources, all_paths):
+    for index, (src, paths) in enumerate(zip(cfg.sources, all_paths)):
         for path in paths:
             src_id = src.id or path.stem
             if src.id and len(paths) > 1:
                 src_id = f"{src.id}:{path.name}"
-            files.append((src, src_id, path))
+            files.append((src, src_id, path, index))
     later = set()
     if power_sink is not None:
-        later = {n for n, (src, _, path) in enumerate(files) if _family(src, path, _label(cfg, path)) == "power"}
+        later = {n for n, (src, _, path, _) in enumerate(files) if _family(src, path, _label(cfg, path)) == "power"}
+    own_pool = False
+    if pool is None and group_usage and power_sink is not None and workers:
+        from pipeline.ingest_workers import start_pool
+
+        pool = start_pool(cfg, workers)
+        own_pool = pool is not None
     results: dict[int, Ingested] = {}
-    for n in [k for k in range(len(files)) if k not in later] + sorted(later):
-        src, src_id, path = files[n]
-        usage_sink = row_map = None
-        if group_usage:
-            row_map = out_dir / ROW_MAP_DIR / f"{safe_name(src_id)}.usage_rows.parquet"
-            usage_sink = lambda row_map=row_map: UsageGroups(cfg.entity.timezone, row_map)  # noqa: E731
+
+    def row_map_of(src_id: str) -> Path | None:
+        return out_dir / ROW_MAP_DIR / f"{safe_name(src_id)}.usage_rows.parquet" if group_usage else None
+
+    def read_here(n: int, sink) -> Ingested:
+        src, src_id, path, _ = files[n]
+        row_map = row_map_of(src_id)
+        usage_sink = None
+        if row_map is not None:
+            usage_sink = lambda: UsageGroups(cfg.entity.timezone, row_map)  # noqa: E731
         if cfg.engine == "spark":        # billing files on Spark (docs/engines.md); other families below
             from pipeline.engines.spark import ingest_if_usage
 
             done = ingest_if_usage(cfg, src, src_id, path, validator, bounds, out_dir, row_map=row_map)
             if done is not None:
-                results[n] = done
-                continue
-        kwargs = {"usage_sink_factory": usage_sink, "sink_factory": sink_factory}
-        if n in later:
-            kwargs["sink_factory"] = power_sink(src, src_id, [results[k] for k in sorted(results)])
-        results[n] = ingest_source(cfg, src, src_id, path, validator, bounds, out_dir, **kwargs)
+                return done
+        return ingest_source(cfg, src, src_id, path, validator, bounds, out_dir, usage_sink_factory=usage_sink,
+                             sink_factory=sink)
+
+    def power_sink_of(n: int):
+        src, src_id, _, _ = files[n]
+        return power_sink(src, src_id, [results[k] for k in sorted(results)])
+
+    if pool is None or not (group_usage and power_sink is not None):
+        for n in [k for k in range(len(files)) if k not in later] + sorted(later):
+            results[n] = read_here(n, power_sink_of(n) if n in later else sink_factory)
+        return [results[k] for k in sorted(results)]
+
+    from pipeline.ingest_workers import PowerFeed
+
+    in_workers = [n for n, f in enumerate(files)
+                  if n not in later and cfg.engine == "pandas" and _declared_family(f[0]) == "usage"]
+
+    def submit(n: int, row_map: Path | None = None):
+        src, src_id, path, index = files[n]
+        return pool.submit(n, cfg, bounds, out_dir, index, src_id, path, row_map)
+
+    ok = False
+    try:
+        billing = {n: submit(n, row_map_of(files[n][1])) for n in in_workers}
+        for n in range(len(files)):
+            if n not in later and n not in billing:
+                results[n] = read_here(n, sink_factory)
+        main_done = [results[k] for k in sorted(results)]
+        feed = PowerFeed(pool, sorted(later), submit)
+
+        def stream_of(n: int):
+            return power_sink(files[n][0], files[n][1], main_done)
+
+        for n, ing, streamed in feed.files(lambda n, keep: read_here(n, RowCollector if keep else stream_of(n))):
+            if not streamed:     # read by a worker, or ahead of the stream: its rows go to the stream now
+                sink = stream_of(n)()
+                sink.add(ing.frame)
+                ing.frame = sink.frame(empty_like(ing.frame))
+            ing.source = files[n][0]
+            results[n] = ing
+            for task in billing.values():
+                if task.ready() and not task.successful():
+                    task.get()          # a billing file failed in a worker: stop now, not after the telemetry
+        t0 = time.monotonic()
+        for n, task in billing.items():
+            results[n] = pool.wait(task)
+            results[n].source = files[n][0]
+        pool.merge_results(validator)
+        log_event("workers", workers=pool.n, billing_files_read_by_workers=len(billing),
+                  seconds_waited_for_billing=round(time.monotonic() - t0, 2),
+                  **{k: round(v, 2) if isinstance(v, float) else v for k, v in feed.stats.items()})
+        ok = True
+    finally:
+        if own_pool:
+            pool.close(ok)
     return [results[k] for k in sorted(results)]

@@ -258,9 +258,7 @@ def read_file(job: FileJob, validator: Validator, bounds: PeriodBounds, sink_fac
                     if exp not in suite_types:
                         extra_fails[exp] = extra_fails.get(exp, 0) + 1
             if template is None:
-                # built from the dtypes: a slice (head(0), even copied) of Arrow-backed columns keeps the whole
-                # chunk's buffers alive, ~300 MB per DCGM day file kept by every Ingested
-                template = pd.DataFrame({c: pd.Series(dtype=accepted[c].dtype) for c in accepted.columns})
+                template = empty_like(accepted)
             if family == "usage" and "line_item_id" in accepted:
                 ids = (accepted["line_item_id"], accepted.index.to_numpy(), accepted["source_row"].to_numpy())
                 if spill is not None:
@@ -295,6 +293,12 @@ def read_file(job: FileJob, validator: Validator, bounds: PeriodBounds, sink_fac
     extra = {"row_map": sink.row_map_path} if getattr(sink, "row_map_path", None) else {}
     return Ingested(source=src, kind=kind, family=family, path=path, label=label, frame=frame, report=report,
                     extra=extra)
+
+
+def empty_like(frame: pd.DataFrame) -> pd.DataFrame:
+    """No rows, the same columns and dtypes. Built from the dtypes: a slice (head(0), even copied) of Arrow-backed
+    columns keeps the whole frame's buffers alive (~300 MB per DCGM day file kept by every Ingested)."""
+    return pd.DataFrame({c: pd.Series(dtype=frame[c].dtype) for c in frame.columns})
 
 
 def file_rows(path: Path) -> int:

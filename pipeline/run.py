@@ -40,9 +40,10 @@ from pipeline.errors import OutputError, ValidationFailed
 from pipeline.flags import defaults_shares
 from pipeline.evidence import load_library
 from pipeline.ingest import Ingested, expand_paths, ingest_all
+from pipeline.ingest_workers import start_pool
 from pipeline.log import log_event
 from pipeline.safe_output import check_target, new_stage, output_lock, publish, remove_stale_staging
-from pipeline.sources._text import sha256_file
+from pipeline.sources._text import sha256_files
 from pipeline.period import bounds as period_bounds
 from pipeline.report.methodology import methodology
 from pipeline.report.summary import build_summary, json_safe
@@ -66,10 +67,11 @@ def _config_sha(cfg: Config) -> str:
     return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
 
 
-def compute(cfg: Config, work_dir: Path, *, previous: Path | None = None
+def compute(cfg: Config, work_dir: Path, *, previous: Path | None = None, pool=None
             ) -> tuple[Disclosure, list[Ingested], Validator, dict]:
     """Runs every stage and returns the Disclosure (nothing is rendered yet). Quarantine files and the
-    GX project are written under ``work_dir``."""
+    GX project are written under ``work_dir``. ``pool``: worker processes to read input files in
+    (``pipeline.ingest_workers.start_pool``; else started here when ``cfg.workers`` asks for them)."""
     lib = load_library()
     bounds = period_bounds(cfg)
     validator = Validator(work_dir / "validation")
@@ -84,7 +86,8 @@ def compute(cfg: Config, work_dir: Path, *, previous: Path | None = None
             streams[src.site] = TelemetryStream(site_jobs.get(src.site, done)[0], cfg.entity.timezone)
         return lambda: _StreamSink(streams[src.site], src.max_gap_s, src.id or str(src.path))
 
-    ingested = ingest_all(cfg, validator, bounds, work_dir, group_usage=True, power_sink=power_sink)
+    ingested = ingest_all(cfg, validator, bounds, work_dir, group_usage=True, power_sink=power_sink,
+                          workers=cfg.workers, pool=pool)
     for ing in ingested:
         r = ing.report
         log_event("ingested", source=r.source_id, kind=r.kind, rows_read=r.rows_read, rows_accepted=r.rows_accepted,
@@ -390,7 +393,7 @@ def _write_manifest(d: Disclosure, stage: Path) -> None:
 
 def input_fingerprint(cfg: Config) -> list[str]:
     """SHA-256 of every input file, in the order ingest reads them (cheap next to parsing)."""
-    return [sha256_file(p) for i, src in enumerate(cfg.sources) for p in expand_paths(cfg, src, i)]
+    return sha256_files([p for i, src in enumerate(cfg.sources) for p in expand_paths(cfg, src, i)])
 
 
 class _SiteJobs:
@@ -433,7 +436,7 @@ class _StreamSink:
 def run_id_for(cfg: Config, factor_library_version: str, input_sha256: list[str]) -> str:
     """The config file's bytes AND the validated config (a --period override changes the run), the code and
     factor-library versions and every input's SHA-256."""
-    effective = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
+    effective = hashlib.sha256(cfg.model_dump_json(exclude={"workers"}).encode()).hexdigest()   # same results
     return hashlib.sha256("|".join([_config_sha(cfg), effective, __version__, factor_library_version]
                                    + list(input_sha256)).encode()).hexdigest()[:16]
 
@@ -448,23 +451,34 @@ def run(cfg: Config, out_dir: Path, *, force: bool = False, copy_inputs: bool = 
     out_dir = Path(out_dir).resolve()
     with output_lock(out_dir):
         remove_stale_staging(out_dir)
-        expected = run_id_for(cfg, load_library().version, input_fingerprint(cfg))
-        if check_target(out_dir, expected, force):
-            summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
-            log_event("unchanged", run_id=expected, out=str(out_dir))
-            return RunResult(out_dir=out_dir, pdf=out_dir / "disclosure.pdf", xlsx=out_dir / "disclosure.xlsx",
-                             summary=summary, disclosure=None, unchanged=True)
-        stage = new_stage(out_dir)
+        # worker processes start first: their start-up overlaps the fingerprint and the GX context below
+        pool = start_pool(cfg)
+        ok = False
         try:
-            with collected_runs():
-                d, ingested, validator, extras = compute(cfg, stage, previous=previous)
-                if copy_inputs:
-                    _copy_inputs(ingested, stage)
-                _write_outputs(d, stage, extras, validator)
-            publish(stage, out_dir)
+            expected = run_id_for(cfg, load_library().version, input_fingerprint(cfg))
+            if check_target(out_dir, expected, force):
+                summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+                log_event("unchanged", run_id=expected, out=str(out_dir))
+                return RunResult(out_dir=out_dir, pdf=out_dir / "disclosure.pdf", xlsx=out_dir / "disclosure.xlsx",
+                                 summary=summary, disclosure=None, unchanged=True)
+            stage = new_stage(out_dir)
+            try:
+                with collected_runs():
+                    d, ingested, validator, extras = compute(cfg, stage, previous=previous, pool=pool)
+                    if pool is not None:
+                        pool.close(True)        # their work is done: their memory is not kept while rendering
+                        pool = None
+                    if copy_inputs:
+                        _copy_inputs(ingested, stage)
+                    _write_outputs(d, stage, extras, validator)
+                publish(stage, out_dir)
+                ok = True
+            finally:
+                if stage.exists():
+                    shutil.rmtree(stage, ignore_errors=True)
         finally:
-            if stage.exists():
-                shutil.rmtree(stage, ignore_errors=True)
+            if pool is not None:
+                pool.close(ok)
     log_event("written", run_id=d.run_id, out=str(out_dir))
     return RunResult(out_dir=out_dir, pdf=out_dir / "disclosure.pdf", xlsx=out_dir / "disclosure.xlsx",
                      summary=d.summary, disclosure=d)

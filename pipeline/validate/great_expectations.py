@@ -113,7 +113,7 @@ def collected_runs():
 class Validator:
     """One GX file context per run, rooted in ``workdir``."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, name_prefix: str = "") -> None:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
         for name in ("great_expectations", "great_expectations.data_context"):
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -127,6 +127,7 @@ class Validator:
         self._ds = self.context.data_sources.add_pandas("inputs")
         self._suites: dict[str, object] = {}
         self._n = 0
+        self._prefix = name_prefix          # a worker process's names differ from the main process's (merged later)
         self.passed_headers: set[tuple] = set()   # (kind, columns) whose header suite passed in this run
         self._checkpoints: dict[tuple, object] = {}
         self._checked: dict[str, frozenset[str] | None] = {}     # suite -> the columns it reads (see run)
@@ -155,6 +156,7 @@ class Validator:
         if key not in self._checkpoints:
             gx = self._gx
             self._n += 1
+            source_id = self._prefix + source_id
             asset = self._ds.add_dataframe_asset(f"{source_id}__{suite_name}__{self._n}")
             bd = asset.add_batch_definition_whole_dataframe("whole")
             vd = self.context.validation_definitions.add(gx.ValidationDefinition(
@@ -187,6 +189,12 @@ class Validator:
             for i in idx:
                 outcome.row_reasons.setdefault(i, []).append((exp, reason))
         return outcome
+
+    @property
+    def validations_dir(self) -> Path:
+        """Where the GX project stores validation results (``pipeline.ingest_workers.merge_results`` adds the
+        workers' results here)."""
+        return self.workdir / "gx" / "uncommitted" / "validations"
 
     def build_data_docs(self) -> Path:
         self.context.build_data_docs()
