@@ -124,17 +124,29 @@ def test_errors_keep_their_fields_across_processes():
     assert failed.problems == ["p1"] and failed.exit_code == 1
 
 
-def test_auto_starts_workers_only_for_large_billing_or_telemetry(tmp_path):
-    small, big = tmp_path / "small.parquet", tmp_path / "big.json"
-    small.write_bytes(b"x" * 1000)
-    with open(big, "wb") as fh:
-        fh.truncate(AUTO_MIN_BYTES)              # sparse: its size is what counts
-    assert worker_count("auto", [small, big], ["usage", "job"]) == 0      # a large job log does not count
-    assert worker_count(3, [small], ["usage"]) == 3
-    assert worker_count(0, [big], ["power"]) == 0
+def test_auto_starts_workers_only_when_large_files_can_be_shared(tmp_path):
     import os
     cpus = len(os.sched_getaffinity(0))
-    assert worker_count("auto", [small, big], ["usage", "power"]) == min(cpus - 1, 4)
+
+    def sized(name, size):
+        path = tmp_path / name
+        with open(path, "wb") as fh:
+            fh.truncate(size)                     # sparse: its size is what counts
+        return path
+
+    day = AUTO_MIN_BYTES // 8
+    days = [sized(f"dcgm_{k}.json", day) for k in range(8)]             # 8 day files: the whole threshold
+    billing = sized("focus.parquet", AUTO_MIN_BYTES // 2)
+    assert worker_count("auto", days + [billing], ["power"] * 8 + ["usage"]) == min(cpus - 1, 4)
+    # the same bytes as a job log do not count; half of them are not enough
+    assert worker_count("auto", days, ["job"] * 8) == 0
+    assert worker_count("auto", days[:4], ["power"] * 4) == 0
+    # one billing file that is most of the input: it would be read by one process anyway
+    big = sized("big.parquet", AUTO_MIN_BYTES * 3)
+    assert worker_count("auto", [big] + days, ["usage"] + ["power"] * 8) == 0            # 3/4 of the total
+    assert worker_count("auto", [big] + days + days, ["usage"] + ["power"] * 16) == (
+        min(cpus - 1, 4))                                                                  # 3/5 of it
+    assert worker_count(3, [billing], ["usage"]) == 3 and worker_count(0, days, ["power"] * 8) == 0
 
 
 def test_a_worker_killed_by_the_system_stops_the_run_with_a_message(quarter, tmp_path):
