@@ -79,6 +79,14 @@ def _children(pid: int) -> list[int]:
 _CMDLINES: dict[int, str] = {}
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")[:160]
+    except OSError:
+        return ""
+
+
 def _tree_rss_kb(pid: int, peaks: dict[int, int]) -> int | None:
     """VmRSS of the process and all its descendants (worker processes), summed: pages they share (libraries)
     count once per process, so this is an upper bound of the memory the run takes. ``peaks``: each process's
@@ -87,16 +95,18 @@ def _tree_rss_kb(pid: int, peaks: dict[int, int]) -> int | None:
     if total is None:
         return None
     peaks[pid] = max(peaks.get(pid, 0), total)
+    if pid not in _CMDLINES:
+        _CMDLINES[pid] = _cmdline(pid)
     todo = _children(pid)
     while todo:
         child = todo.pop()
         rss = _vmrss_kb(child) or 0
-        if child not in peaks:
-            try:
-                with open(f"/proc/{child}/cmdline", "rb") as fh:
-                    _CMDLINES[child] = fh.read().replace(b"\0", b" ").decode(errors="replace")[:160]
-            except OSError:
-                pass
+        cmd = _cmdline(child)
+        if cmd == _CMDLINES[pid]:
+            # forked and not yet exec'd (a library running ld / gcc while WeasyPrint loads): it shares every page
+            # of the parent until it execs, so adding its RSS would count the parent twice
+            continue
+        _CMDLINES.setdefault(child, cmd)
         peaks[child] = max(peaks.get(child, 0), rss)
         total += rss
         todo += _children(child)
@@ -139,8 +149,7 @@ def measure(cmd: list[str], *, stdout_path: Path, stderr_path: Path, interval_s:
         proc.returncode = os.waitstatus_to_exitcode(status)
     return Measured(returncode=proc.returncode, wall_s=t1 - t0, peak_rss_kb=int(usage.ru_maxrss), samples=samples,
                     killed=state["killed"], t_start=t0, t_end=t1,
-                    # the run's Python processes (main, workers); a library's short-lived helper (ctypes runs
-                    # ld / gcc while WeasyPrint loads, a fork that shows its parent's pages until it execs) is
+                    # the run's Python processes (main, workers); a library's short-lived helpers (ld, gcc) are
                     # left out of this list but not out of the sampled sum
                     peak_by_process_kb=sorted((kb for pid, kb in peaks.items()
                                                if pid == proc.pid or "python" in _CMDLINES.get(pid, "")),
