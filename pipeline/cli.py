@@ -67,7 +67,7 @@ def _workers(text: str):
     raise argparse.ArgumentTypeError(f"'{text}' is not a number of workers (0 to 64) or 'auto'")
 
 
-def _with_engine(cfg, args):
+def _with_overrides(cfg, args):
     """The config with ``--engine`` and ``--workers`` (when given) in place of the config's."""
     update = {k: getattr(args, k, None) for k in ("engine", "workers")}
     update = {k: v for k, v in update.items() if v is not None}
@@ -78,7 +78,7 @@ def _run(config_path: Path, args) -> int:
     from pipeline.config import load_config
     from pipeline.run import run
 
-    cfg = _with_engine(load_config(config_path, period=getattr(args, "period", None)), args)
+    cfg = _with_overrides(load_config(config_path, period=getattr(args, "period", None)), args)
     result = run(cfg, Path(args.out), force=args.force, copy_inputs=args.copy_inputs,
                  previous=Path(args.previous) if args.previous else None)
     s = result.summary
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline.check_inputs import check_inputs, render
             from pipeline.config import load_config
 
-            cfg = _with_engine(load_config(Path(args.config)), args)
+            cfg = _with_overrides(load_config(Path(args.config)), args)
             print(render(check_inputs(cfg, Path(args.out) if args.out else None)))
             return EXIT_OK
         if args.command == "demo":

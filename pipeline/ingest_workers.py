@@ -32,6 +32,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import statistics
 import tempfile
 import threading
 import time
@@ -288,4 +289,4 @@ class PowerFeed:
 
     def _typical_read(self) -> float:
         """The median of the main process's read times so far (0 before its first read)."""
-        return float(sorted(self._read_s)[len(self._read_s) // 2]) if self._read_s else 0.0
+        return statistics.median(self._read_s) if self._read_s else 0.0

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +34,7 @@ from pipeline.energy import meters as meters_energy
 from pipeline.energy.mix import energy_mix
 from pipeline.energy import site as site_energy
 from pipeline.energy.site_telemetry import TelemetryStream
-from pipeline.errors import OutputError, ValidationFailed
+from pipeline.errors import ValidationFailed
 from pipeline.flags import defaults_shares
 from pipeline.evidence import load_library
 from pipeline.ingest import Ingested, expand_paths, ingest_all

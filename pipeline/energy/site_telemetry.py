@@ -291,14 +291,8 @@ class TelemetryStream:
 
     def _device_codes(self, stream: _Stream, frame: pd.DataFrame) -> np.ndarray:
         """The stream's code of each row's device (host + device_uuid, a missing value being a value of its own)."""
-        hc, hosts = pd.factorize(frame["host"])
-        uc, uuids = pd.factorize(frame["device_uuid"])
-        local, pairs = pd.factorize((hc.astype(np.int64) + 1) * (len(uuids) + 1) + (uc + 1))
-        codes = np.empty(len(pairs), dtype=np.int64)
-        for k, p in enumerate(pairs.tolist()):
-            h, u = p // (len(uuids) + 1) - 1, p % (len(uuids) + 1) - 1
-            key = (None if h < 0 else str(hosts[h]), None if u < 0 else str(uuids[u]))
-            codes[k] = stream.devices.setdefault(key, len(stream.devices))
+        local, keys = telemetry.device_keys(frame)
+        codes = np.array([stream.devices.setdefault(k, len(stream.devices)) for k in keys], dtype=np.int64)
         return codes[local] if len(local) else np.zeros(0, dtype=np.int64)
 
     @staticmethod

@@ -62,7 +62,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.canonical import POWER, category_from_codes, conform
+from pipeline.canonical import POWER, category_from_codes, conform, device_time_order
 from pipeline.errors import InputError
 from pipeline.sources import Parsed, _range_values
 from pipeline.sources._text import (MAX_JSON_DEPTH, MAX_JSON_DOCUMENT_CHARS, JsonLimitError, RawTable,
@@ -293,12 +293,6 @@ def json_paths(seg: np.ndarray, positions) -> list[str]:
         out.append(f"data.result[{i}].values[{j0 + p - int(first_row[s])}]" if kind == _POINT else
                    f"data.result[{i}].value" if kind == _VALUE else f"data.result[{i}]")
     return out
-
-
-def _join(*parts) -> pa.Array:
-    """Element-wise concatenation of large_string arrays and str constants."""
-    return pc.binary_join_element_wise(*(pa.scalar(x, pa.large_string()) if isinstance(x, str) else x
-                                         for x in parts), pa.scalar("", pa.large_string()))
 
 
 _POINT, _VALUE, _SERIES = 0, 1, 2     # json_path forms: data.result[i].values[j] / data.result[i].value / data.result[i]
@@ -573,16 +567,6 @@ def _job_and_labels(dicts: list[dict]) -> tuple[str | None, str]:
     return (job_values[0] if len(job_values) == 1 else None), json.dumps(merged, sort_keys=True, ensure_ascii=False)
 
 
-def _device_time_order(dev: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Positions sorted by device, then time, then position: one stable sort of a combined key where it fits in
-    int64 (linear on data that comes series by series, already in time order), else a lexsort."""
-    if len(t):
-        span = int(t.max()) - int(t.min()) + 1
-        if span * (int(dev.max()) + 1) < 2**62:
-            return np.argsort(dev * np.int64(span) + (t - t.min()), kind="stable")
-    return np.lexsort((np.arange(len(t)), t, dev))
-
-
 def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
     """Raw samples -> one POWER row per physical GPU and time. Column-wise: labels are parsed once per distinct
     label text, values and times in bulk; Python runs per distinct label set and per quarantined / folded row."""
@@ -644,7 +628,7 @@ def to_canonical(raw: RawTable, *, source_label: str, site_zone: str) -> Parsed:
     # 2. one group per physical GPU and time
     pos = np.flatnonzero(valid)                        # rows, in file order
     dev, t = dev_of_label[label_code[pos]], ts[pos]
-    order = _device_time_order(dev, t)                 # by GPU, time, then file order
+    order = device_time_order(dev, t)                  # by GPU, time, then file order
     new_group = np.ones(len(pos), dtype=bool)
     new_group[1:] = (dev[order][1:] != dev[order][:-1]) | (t[order][1:] != t[order][:-1])
     group = np.empty(len(pos), dtype=np.int64)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.canonical import POWER, conform
+from pipeline.canonical import POWER, conform, device_time_order
 from pipeline.energy import telemetry as tel
 
 T0 = pd.Timestamp("2026-07-14 08:00:00", tz="UTC")
@@ -471,7 +471,7 @@ def test_device_time_order_is_lexsort(rows, huge_span):
     dev = np.array([r[0] for r in rows], dtype=np.int64)
     t = np.array([r[1] for r in rows], dtype=np.int64) * (2**59 if huge_span else 10**9)   # huge: the lexsort way
     nan = np.array([r[2] for r in rows], dtype=np.int64)
-    assert tel._device_time_order(dev, t, nan).tolist() == np.lexsort((nan, t, dev)).tolist()
+    assert device_time_order(dev, t, nan).tolist() == np.lexsort((nan, t, dev)).tolist()
 
 
 @settings(max_examples=100, deadline=None)
@@ -482,4 +482,4 @@ def test_device_numbers_are_groupby_ngroup(pairs, categorical):
     if categorical:
         frame = frame.astype("category")
     expected = frame.groupby(["host", "device_uuid"], sort=False, dropna=False, observed=True).ngroup()
-    assert tel._device_numbers(frame).tolist() == expected.tolist()
+    assert tel.device_keys(frame)[0].tolist() == expected.tolist()
