@@ -184,6 +184,18 @@ class WorkerPool:
         if ok:
             self._pool.close()
         else:
+            # Pool.terminate first takes the task queue's lock, which a worker holds while it waits for a task:
+            # one killed by the system holds it for ever and terminate would hang. So: stop every worker, then
+            # give the lock back if a dead one kept it (releasing a free lock raises ValueError: nothing held it)
+            for process in list(getattr(self._pool, "_pool", [])):
+                process.kill()
+                process.join(timeout=10)
+            lock = getattr(getattr(self._pool, "_inqueue", None), "_rlock", None)
+            if lock is not None:
+                try:
+                    lock.release()
+                except ValueError:
+                    pass
             self._pool.terminate()
         self._pool.join()
         shutil.rmtree(self.gx_root, ignore_errors=True)

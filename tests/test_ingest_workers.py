@@ -152,6 +152,7 @@ def test_auto_starts_workers_only_when_large_files_can_be_shared(tmp_path):
 def test_a_worker_killed_by_the_system_stops_the_run_with_a_message(quarter, tmp_path):
     import os
     import signal
+    import threading
     import time
 
     from pipeline.errors import EXIT_INTERNAL, WorkerFailed
@@ -161,15 +162,27 @@ def test_a_worker_killed_by_the_system_stops_the_run_with_a_message(quarter, tmp
     cfg = load_config(quarter / "disclosure.yaml")
     pool = WorkerPool(1)
     try:
-        (worker,) = pool._pids
-        os.kill(worker, signal.SIGKILL)          # as the kernel's out-of-memory killer would
         focus = next((quarter / "data" / "billing").glob("focus_*.parquet"))
-        task = pool.submit(0, cfg, bounds(cfg), tmp_path, 0, "aws-focus", focus)
+        first = pool.wait(pool.submit(0, cfg, bounds(cfg), tmp_path / "a", 0, "aws-focus", focus))
+        assert first.report.rows_read == BILLING_ROWS           # the worker is up and has read a file
+        (worker,) = pool._pids
+        os.kill(worker, signal.SIGKILL)          # as the kernel's out-of-memory killer would, once it is working
+        task = pool.submit(1, cfg, bounds(cfg), tmp_path / "b", 0, "aws-focus", focus)
         t0 = time.monotonic()
-        with pytest.raises(WorkerFailed) as exc:
-            pool.wait(task)                      # never answered: the replacement worker never gets the file
+        raised: list = []
+
+        def wait():                              # in a thread: without the check it would wait for ever
+            try:
+                pool.wait(task)                  # never answered: the replacement worker never gets the file
+            except WorkerFailed as error:
+                raised.append(error)
+
+        waiter = threading.Thread(target=wait, daemon=True)
+        waiter.start()
+        waiter.join(timeout=60)
+        assert raised, "pool.wait neither returned nor raised WorkerFailed within 60 s"
         assert time.monotonic() - t0 < 30
-        assert exc.value.exit_code == EXIT_INTERNAL and "--workers 0" in str(exc.value)
+        assert raised[0].exit_code == EXIT_INTERNAL and "--workers 0" in str(raised[0])
     finally:
         pool.close(False)
     assert not multiprocessing.active_children()
